@@ -1,0 +1,94 @@
+"""Build the fastloss extension modules.
+
+The loss kernels (src/fastloss/_kernels.pxi) are compiled several times, once
+per x86-64 instruction-set level, and fastloss._dispatch picks the best build
+the running CPU supports:
+
+    fastloss._kernels_baseline   any x86-64 (SSE2) or any other architecture
+    fastloss._kernels_avx2       x86-64-v3: AVX2 + FMA          (x86-64, GCC/Clang)
+    fastloss._kernels_avx512     x86-64-v4: AVX-512 F/BW/DQ/VL  (x86-64, GCC/Clang)
+
+Flags: -O3 plus -fno-math-errno -fno-trapping-math, which let gcc vectorise
+more and, unlike -ffast-math/-Ofast, change no floating-point state of the
+process and no result.  No -march=native: wheels must run on any x86-64.
+
+Environment switches:
+    FASTLOSS_DEBUG=1        Cython bounds/wraparound/initialisation checks on, -O0 -g
+    FASTLOSS_VEC_REPORT=1   print what gcc vectorised (-fopt-info-vec-optimized)
+"""
+
+import os
+import platform
+
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+
+DEBUG = os.environ.get("FASTLOSS_DEBUG", "0") not in ("", "0")
+VEC_REPORT = os.environ.get("FASTLOSS_VEC_REPORT", "0") not in ("", "0")
+X86_64 = platform.machine().lower() in ("x86_64", "amd64")
+
+# Instruction-set builds of the kernels: module suffix -> extra GCC/Clang flags.
+ISA_FLAGS = {
+    "baseline": [],
+    "avx2": ["-march=x86-64-v3", "-mtune=generic"],
+    "avx512": ["-march=x86-64-v4", "-mtune=generic", "-mprefer-vector-width=512"],
+}
+
+directives = {
+    "language_level": 3,
+    "boundscheck": DEBUG,
+    "wraparound": DEBUG,
+    "initializedcheck": DEBUG,
+    "cdivision": not DEBUG,
+    "embedsignature": True,
+}
+
+
+class BuildExt(build_ext):
+    """Pick per-compiler flags; drop the AVX builds where they cannot be made."""
+
+    def build_extensions(self):
+        unix = self.compiler.compiler_type in ("unix", "mingw32", "cygwin")
+        if not (unix and X86_64):
+            # MSVC or a non-x86 target: the portable build only.
+            self.extensions = [e for e in self.extensions if not isa_flags(e.name)]
+        for ext in self.extensions:
+            if unix:
+                opt = ["-O0", "-g"] if DEBUG else ["-O3"]
+                ext.extra_compile_args = opt + [
+                    "-fno-math-errno",
+                    "-fno-trapping-math",
+                    *isa_flags(ext.name),
+                ]
+                if VEC_REPORT:
+                    ext.extra_compile_args.append("-fopt-info-vec-optimized")
+            else:
+                ext.extra_compile_args = ["/Od"] if DEBUG else ["/O2"]
+        super().build_extensions()
+
+
+def isa_flags(module_name):
+    """The instruction-set flags of a kernel build, [] for everything else."""
+    prefix = "fastloss._kernels_"
+    if module_name.startswith(prefix):
+        return ISA_FLAGS[module_name[len(prefix):]]
+    return []
+
+
+def extension(name):
+    return Extension(f"fastloss.{name}", [f"src/fastloss/{name}.pyx"], include_dirs=["src/fastloss"])
+
+
+extensions = [extension("_cpu")] + [extension(f"_kernels_{isa}") for isa in ISA_FLAGS]
+
+setup(
+    ext_modules=cythonize(
+        extensions,
+        compiler_directives=directives,
+        include_path=["src/fastloss"],
+        annotate=False,
+        quiet=True,
+    ),
+    cmdclass={"build_ext": BuildExt},
+)

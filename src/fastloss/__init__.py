@@ -1,0 +1,33 @@
+"""fastloss: fused loss + gradient kernels and the SGD step for linear classifiers.
+
+The multiclass SVM (hinge) loss, the softmax and its cross-entropy, computed
+with their gradient in one fused pass over contiguous NumPy arrays by typed
+Cython kernels; ``fastloss.reference`` holds a plain NumPy twin of each.
+
+>>> import numpy as np, fastloss as fl
+>>> loss, grad = fl.softmax_cross_entropy(np.zeros((4, 3)), [0, 1, 2, 0])
+>>> round(loss, 6)
+1.098612
+"""
+
+from ._dispatch import isa as _isa
+from ._version import __version__
+from .losses import log_softmax, multiclass_hinge, softmax, softmax_cross_entropy
+
+__all__ = [
+    "__version__",
+    "kernel_isa",
+    "log_softmax",
+    "multiclass_hinge",
+    "softmax",
+    "softmax_cross_entropy",
+]
+
+
+def kernel_isa():
+    """The instruction set of the kernel build in use: "avx512", "avx2" or "baseline".
+
+    Chosen at import as the fastest build the CPU supports; the environment
+    variable ``FASTLOSS_ISA`` forces one.
+    """
+    return _isa

@@ -1,0 +1,49 @@
+# The fused loss kernels, compiled once per instruction set.
+#
+# _kernels_baseline.pyx, _kernels_avx2.pyx and _kernels_avx512.pyx each
+# include this file and nothing else; setup.py compiles them with different
+# -march flags and _dispatch.py imports the best one the CPU supports.  Kernels
+# take C-contiguous arrays validated by the wrappers in losses.py.
+
+from libc.stdint cimport int32_t, int64_t
+
+include "_rowops.pxi"
+
+ctypedef fused label_t:
+    int32_t
+    int64_t
+
+cdef enum:
+    REDUCTION_NONE = 0
+    REDUCTION_SUM = 1
+    REDUCTION_MEAN = 2
+
+
+cdef Py_ssize_t check_labels(const label_t* y, Py_ssize_t n, Py_ssize_t c, bint use_ignore,
+                             long long ignore_index, const double* cw, const double* sw,
+                             double* denom) noexcept nogil:
+    """Check every label and total the row weights w_i = cw[y_i] · sw_i.
+
+    Returns the index of the first label outside [0, c) that is not
+    ``ignore_index``, or -1; on -1, ``denom[0]`` is Σ w_i over the rows not
+    ignored.  Run before any output is written, so a bad label changes nothing.
+    """
+    cdef Py_ssize_t i
+    cdef double total = 0.0, w
+    cdef long long yi
+    for i in range(n):
+        yi = y[i]
+        if use_ignore and yi == ignore_index:
+            continue
+        if yi < 0 or yi >= c:
+            return i
+        w = cw[yi] if cw != NULL else 1.0
+        if sw != NULL:
+            w *= sw[i]
+        total += w
+    denom[0] = total
+    return -1
+
+
+include "_softmax.pxi"
+include "_hinge.pxi"

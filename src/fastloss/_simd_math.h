@@ -1,0 +1,90 @@
+/* Vectorisable exp for the fastloss kernels.
+ *
+ * gcc does not vectorise calls to libm's expf/exp at -O3 (without -ffast-math,
+ * which fastloss never uses: it changes the floating-point state of the whole
+ * process).  These are branch-free scalar functions with no calls and no
+ * float->int conversions, so a loop that calls them vectorises at any
+ * instruction set: SSE2 (baseline x86-64), AVX2, AVX-512.  Check with
+ * FASTLOSS_VEC_REPORT=1 (adds -fopt-info-vec-optimized to the build).
+ *
+ * Method (Cody & Waite range reduction, as in Cephes):
+ *   n = round(x / ln 2)               via the 1.5·2^p "magic number" add, so the
+ *                                     integer n is read straight off the bits
+ *   r = x - n·ln2_hi - n·ln2_lo        |r| <= ln2/2, exact high part
+ *   exp(r) ≈ polynomial(r)            Cephes' minimax (float), Taylor deg 12 (double)
+ *   exp(x) = exp(r) · 2^(n/2) · 2^(n - n/2)
+ * Scaling by two powers of two keeps each factor a normal number, so results in
+ * the subnormal range round correctly and overflow gives +inf.  Accuracy: about
+ * 1 ulp over the whole range (checked against libm in tests/test_simd_math.py).
+ * Special values: exp(-inf) = 0, exp(+inf) = +inf, exp(NaN) = NaN.  Inputs are
+ * clamped (NaN-preserving) to a range where the result is already 0 or inf.
+ */
+#ifndef FASTLOSS_SIMD_MATH_H
+#define FASTLOSS_SIMD_MATH_H
+
+#include <stdint.h>
+#include <string.h>
+
+static inline float fl_bits_to_f32(int32_t i) { float f; memcpy(&f, &i, sizeof f); return f; }
+static inline int32_t fl_f32_to_bits(float f) { int32_t i; memcpy(&i, &f, sizeof i); return i; }
+static inline double fl_bits_to_f64(int64_t i) { double f; memcpy(&f, &i, sizeof f); return f; }
+static inline int64_t fl_f64_to_bits(double f) { int64_t i; memcpy(&i, &f, sizeof i); return i; }
+
+static inline float fl_expf(float x)
+{
+    const float magic = 12582912.0f;          /* 1.5 * 2^23 */
+    /* Below -110 the result is 0 and above 89 it is +inf in float; the
+     * comparisons are false for NaN, which passes through unchanged. */
+    x = x < -110.0f ? -110.0f : x;
+    x = x > 89.0f ? 89.0f : x;
+    float t = x * 1.44269504088896341f + magic;
+    int32_t n = fl_f32_to_bits(t) - fl_f32_to_bits(magic);
+    float nf = t - magic;
+    float r = x - nf * 0.693359375f;
+    r = r - nf * -2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * (r * r) + r + 1.0f;
+    int32_t n1 = n >> 1;
+    int32_t n2 = n - n1;
+    float s1 = fl_bits_to_f32((n1 + 127) << 23);
+    float s2 = fl_bits_to_f32((n2 + 127) << 23);
+    return p * s1 * s2;
+}
+
+static inline double fl_exp(double x)
+{
+    const double magic = 6755399441055744.0;  /* 1.5 * 2^52 */
+    x = x < -760.0 ? -760.0 : x;
+    x = x > 710.0 ? 710.0 : x;
+    double t = x * 1.4426950408889634074 + magic;
+    int64_t n = fl_f64_to_bits(t) - fl_f64_to_bits(magic);
+    double nf = t - magic;
+    double r = x - nf * 6.93147180369123816490e-1;   /* ln2_hi: 32 significant bits */
+    r = r - nf * 1.90821492927058770002e-10;        /* ln2_lo */
+    /* Taylor series of exp to degree 12; |r| <= 0.3466 so the truncation
+     * error r^13/13! < 2e-16 relative. */
+    double p = 2.08767569878680989792e-9;           /* 1/12! */
+    p = p * r + 2.50521083854417187751e-8;          /* 1/11! */
+    p = p * r + 2.75573192239858906526e-7;          /* 1/10! */
+    p = p * r + 2.75573192239858906526e-6;          /* 1/9!  */
+    p = p * r + 2.48015873015873015873e-5;          /* 1/8!  */
+    p = p * r + 1.98412698412698412698e-4;          /* 1/7!  */
+    p = p * r + 1.38888888888888888889e-3;          /* 1/6!  */
+    p = p * r + 8.33333333333333333333e-3;          /* 1/5!  */
+    p = p * r + 4.16666666666666666667e-2;          /* 1/4!  */
+    p = p * r + 1.66666666666666666667e-1;          /* 1/3!  */
+    p = p * r + 0.5;
+    p = p * (r * r) + r + 1.0;
+    int64_t n1 = n >> 1;
+    int64_t n2 = n - n1;
+    double s1 = fl_bits_to_f64((n1 + 1023) << 52);
+    double s2 = fl_bits_to_f64((n2 + 1023) << 52);
+    return p * s1 * s2;
+}
+
+#endif /* FASTLOSS_SIMD_MATH_H */

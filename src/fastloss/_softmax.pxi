@@ -1,0 +1,142 @@
+# Softmax-family kernels: softmax, log_softmax, softmax_cross_entropy.
+#
+# Included by _kernels.pxi (once per instruction-set build).  The public
+# wrappers with their validation and docstrings are in losses.py; the NumPy
+# twins are in reference.py.
+
+from libc.math cimport log
+
+
+def softmax(const floating[:, ::1] scores, floating[:, ::1] out):
+    """out = softmax(scores) row-wise; ``out`` may be ``scores`` itself."""
+    cdef Py_ssize_t n = scores.shape[0], c = scores.shape[1], i
+    cdef floating m
+    cdef double total
+    if n == 0 or c == 0:
+        return
+    with nogil:
+        for i in range(n):
+            m = row_max(&scores[i, 0], c)
+            total = row_exp_sum_store(&scores[i, 0], m, &out[i, 0], c)
+            row_scale(&out[i, 0], <floating>(1.0 / total), c)
+
+
+def log_softmax(const floating[:, ::1] scores, floating[:, ::1] out):
+    """out = log_softmax(scores) row-wise, as (s - max) - log Σ exp(s - max)."""
+    cdef Py_ssize_t n = scores.shape[0], c = scores.shape[1], i, j
+    cdef floating m, log_total
+    cdef const floating* s
+    cdef floating* o
+    if n == 0 or c == 0:
+        return
+    with nogil:
+        for i in range(n):
+            s = &scores[i, 0]
+            o = &out[i, 0]
+            m = row_max(s, c)
+            log_total = <floating>log(row_exp_sum(s, m, c))
+            for j in range(c):
+                o[j] = (s[j] - m) - log_total
+
+
+def softmax_cross_entropy(const floating[:, ::1] scores, const label_t[::1] y,
+                          const double[::1] class_weight, const double[::1] sample_weight,
+                          double label_smoothing, bint use_ignore, long long ignore_index,
+                          int reduction, floating[:, ::1] grad, floating[::1] loss_out):
+    """Fused softmax cross-entropy loss and gradient, one pass group per row.
+
+    Per row, while it is in cache: max; (with smoothing) Σ cw_k (s_k - max);
+    exp(s - max) into the gradient row and its sum; the loss; the gradient
+    scaled in place.  Returns ``(bad_label_index, loss)``: a bad index >= 0
+    means a label outside [0, C) was found and nothing was written.
+    ``grad`` and ``loss_out`` may be None; ``grad`` may be ``scores`` itself.
+    """
+    cdef Py_ssize_t n = scores.shape[0], c = scores.shape[1], i, k
+    cdef const double* cw = NULL
+    cdef const double* sw = NULL
+    cdef bint has_grad = grad is not None
+    cdef bint has_loss_out = loss_out is not None
+    cdef bint smooth = label_smoothing > 0.0
+    cdef double eps = label_smoothing
+    cdef double denom = 0.0, scale = 1.0, total = 0.0
+    cdef double wc_total = <double>c
+    cdef double cwy, swi, log_sum, row_loss, shifted, gs, a
+    cdef Py_ssize_t bad, yi
+    cdef floating m
+    cdef const floating* s
+    cdef floating* g = NULL
+    cdef floating smooth_grad
+
+    if n == 0:
+        return -1, 0.0
+    if class_weight is not None:
+        cw = &class_weight[0]
+        wc_total = 0.0
+        for k in range(c):
+            wc_total += cw[k]
+    if sample_weight is not None:
+        sw = &sample_weight[0]
+
+    with nogil:
+        bad = check_labels(&y[0], n, c, use_ignore, ignore_index, cw, sw, &denom)
+    if bad >= 0:
+        return bad, 0.0
+    if reduction == REDUCTION_MEAN:
+        if denom == 0.0:
+            # Nothing to average over: loss 0, gradient 0 (not NaN).
+            if has_grad:
+                with nogil:
+                    for i in range(n):
+                        row_fill(&grad[i, 0], <floating>0, c)
+            return -1, 0.0
+        scale = 1.0 / denom
+
+    with nogil:
+        for i in range(n):
+            yi = <Py_ssize_t>y[i]
+            if has_grad:
+                g = &grad[i, 0]
+            if use_ignore and y[i] == ignore_index:
+                if has_grad:
+                    row_fill(g, <floating>0, c)
+                if has_loss_out:
+                    loss_out[i] = 0
+                continue
+            s = &scores[i, 0]
+            cwy = cw[yi] if cw != NULL else 1.0
+            swi = sw[i] if sw != NULL else 1.0
+            m = row_max(s, c)
+            # Everything read from the scores row is read before the gradient
+            # row is written, so grad may alias scores.
+            row_loss = <double>m - <double>s[yi]
+            if smooth:
+                shifted = row_shifted_sum(s, <double>m, cw, c)
+            if has_grad:
+                log_sum = row_exp_sum_store(s, m, g, c)
+            else:
+                log_sum = row_exp_sum(s, m, c)
+            a = 1.0 / log_sum
+            log_sum = log(log_sum)
+            # -log p_y = log Σ exp(s - m) + m - s_y
+            row_loss = (1.0 - eps) * cwy * (log_sum + row_loss)
+            if smooth:
+                # Σ_k cw_k (-log p_k) = W_c · log Σ exp(s - m) - Σ_k cw_k (s_k - m)
+                row_loss += eps / c * (wc_total * log_sum - shifted)
+            row_loss *= swi
+            total += row_loss
+            if has_loss_out:
+                loss_out[i] = <floating>row_loss
+            if has_grad:
+                # d/ds_j = w [((1-ε) cw_y + ε W_c / C) p_j - (1-ε) cw_y [j=y] - ε/C cw_j]
+                gs = scale * swi
+                row_scale(g, <floating>(gs * ((1.0 - eps) * cwy + eps * wc_total / c) * a), c)
+                g[yi] -= <floating>(gs * (1.0 - eps) * cwy)
+                if smooth:
+                    if cw == NULL:
+                        smooth_grad = <floating>(gs * eps / c)
+                        for k in range(c):
+                            g[k] -= smooth_grad
+                    else:
+                        for k in range(c):
+                            g[k] -= <floating>(gs * eps / c * cw[k])
+    return -1, total * scale

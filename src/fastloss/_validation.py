@@ -1,0 +1,140 @@
+"""Argument checks shared by the public wrappers.
+
+Every check runs before any output is written, so a rejected call modifies
+nothing.  Errors name the argument and what was expected: TypeError for a wrong
+type or dtype, ValueError for a wrong shape or value.
+"""
+
+import math
+import operator
+
+import numpy as np
+
+REDUCTIONS = {"none": 0, "sum": 1, "mean": 2}
+_FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+_LABEL_DTYPES = (np.dtype(np.int32), np.dtype(np.int64))
+_INT64_MAX = np.iinfo(np.int64).max
+
+
+def scores_2d(scores, name="scores"):
+    """A C-contiguous float32/float64 (N, C) array with C >= 1.
+
+    Non-contiguous input is copied (the kernels need rows in contiguous
+    memory); read-only input is used as it is.
+    """
+    arr = np.asarray(scores)
+    if arr.dtype not in _FLOAT_DTYPES:
+        raise TypeError(
+            f"{name} must be a float32 or float64 array, got dtype {arr.dtype}"
+            + (" (cast it with .astype(np.float32))" if arr.dtype.kind in "fiub" else "")
+        )
+    if arr.ndim != 2:
+        raise ValueError(f"{name} must be 2-D (n_samples, n_classes), got shape {arr.shape}")
+    if arr.shape[1] == 0:
+        raise ValueError(f"{name} must have at least one class (column), got shape {arr.shape}")
+    if not arr.flags.c_contiguous:
+        arr = np.ascontiguousarray(arr)
+    return arr
+
+
+def labels(y, n, name="y"):
+    """Integer class labels as a contiguous int32/int64 (N,) array (no copy if already so)."""
+    arr = np.asarray(y)
+    if arr.dtype.kind not in "iu":
+        raise TypeError(f"{name} must hold integer class indices, got dtype {arr.dtype}")
+    if arr.ndim != 1 or arr.shape[0] != n:
+        raise ValueError(f"{name} must have shape ({n},) to match scores, got shape {arr.shape}")
+    if arr.dtype not in _LABEL_DTYPES or not arr.dtype.isnative:
+        if arr.dtype == np.uint64 and n and arr.max() > _INT64_MAX:
+            i = int(np.argmax(arr > _INT64_MAX))
+            raise ValueError(f"{name}[{i}] = {arr[i]} is not a valid class index")
+        arr = arr.astype(np.int64)
+    elif not arr.flags.c_contiguous:
+        arr = np.ascontiguousarray(arr)
+    return arr
+
+
+def reduction_code(reduction):
+    try:
+        return REDUCTIONS[reduction]
+    except (KeyError, TypeError):
+        raise ValueError(
+            f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}"
+        ) from None
+
+
+def finite_real(value, name, *, low=None, high=None):
+    """A Python float, finite and within [low, high] where those are given."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a real number, got {value!r}") from None
+    if not math.isfinite(v):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    if (low is not None and v < low) or (high is not None and v > high):
+        lo = "-inf" if low is None else low
+        hi = "inf" if high is None else high
+        raise ValueError(f"{name} must be in [{lo}, {hi}], got {value!r}")
+    return v
+
+
+def optional_index(value, name):
+    if value is None:
+        return None
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name} must be an integer or None, got {value!r}") from None
+
+
+def weights(w, length, name, what):
+    """None, or a contiguous float64 (length,) array of finite, non-negative weights."""
+    if w is None:
+        return None
+    arr = np.asarray(w)
+    if arr.dtype.kind not in "fiub":
+        raise TypeError(f"{name} must be a real-valued array, got dtype {arr.dtype}")
+    if arr.shape != (length,):
+        raise ValueError(f"{name} must have shape ({length},) ({what}), got shape {arr.shape}")
+    arr = np.ascontiguousarray(arr, dtype=np.float64)
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{name} must be finite; it contains NaN or inf")
+    if (arr < 0).any():
+        raise ValueError(f"{name} must be non-negative; found {arr.min()!r}")
+    return arr
+
+
+def output(out, like, source, name="out"):
+    """Check an ``out=`` buffer: same dtype and shape as ``like``, C-contiguous, writeable.
+
+    ``out`` may be the very array ``source`` (the user's input) when that is
+    C-contiguous: the kernels read each element before writing it.  Any other
+    overlap with ``source`` is rejected.  ``out`` is never copied.
+    """
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"{name} must be a numpy.ndarray, got {type(out).__name__}")
+    if out.dtype != like.dtype:
+        raise TypeError(f"{name} must have dtype {like.dtype} (that of scores), got {out.dtype}")
+    if out.shape != like.shape:
+        raise ValueError(f"{name} must have shape {like.shape} (that of scores), got {out.shape}")
+    if not out.flags.c_contiguous:
+        raise ValueError(f"{name} must be C-contiguous (it is written in place, never copied)")
+    if not out.flags.writeable:
+        raise ValueError(f"{name} must be writeable")
+    if isinstance(source, np.ndarray) and np.may_share_memory(out, source):
+        same = (
+            out.__array_interface__["data"][0] == like.__array_interface__["data"][0]
+            and out.strides == like.strides
+        )
+        if not same:
+            raise ValueError(
+                f"{name} overlaps scores without being the same array; pass out=scores "
+                "(in place) or a separate buffer"
+            )
+    return out
+
+
+def flag(value, name):
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return bool(value)

@@ -1,0 +1,278 @@
+"""Multiclass losses and the softmax: validated wrappers over the fused kernels.
+
+Each function checks its arguments once (see _validation.py), then calls the
+kernel of the instruction-set build chosen at import (_dispatch.py).  The
+kernels live in _softmax.pxi and _hinge.pxi; their NumPy twins in
+fastloss.reference.
+"""
+
+import numpy as np
+
+from . import _validation as v
+from ._dispatch import kernels as _k
+
+__all__ = ["log_softmax", "multiclass_hinge", "softmax", "softmax_cross_entropy"]
+
+
+def _prepare_out(scores_in, s, out, grad):
+    if not grad:
+        if out is not None:
+            raise ValueError("out= was given but grad=False: there is no gradient to write")
+        return None
+    if out is None:
+        return np.empty_like(s)
+    return v.output(out, s, scores_in)
+
+
+def _raise_bad_label(y, bad, c, ignore_index=None):
+    allowed = f"[0, {c})"
+    if ignore_index is not None:
+        allowed += f" or ignore_index={ignore_index}"
+    raise ValueError(f"y[{bad}] = {y[bad]} is not a class index in {allowed}")
+
+
+def softmax(scores, *, out=None):
+    """Row-wise softmax, computed stably.
+
+    .. math:: p_{ij} = \\frac{e^{s_{ij} - m_i}}{\\sum_k e^{s_{ik} - m_i}}, \\quad m_i = \\max_k s_{ik}
+
+    Parameters
+    ----------
+    scores : array_like of float32 or float64, shape (N, C)
+    out : ndarray, optional
+        C-contiguous, writeable array of the same dtype and shape that
+        receives the result; may be ``scores`` itself (in place).
+
+    Returns
+    -------
+    p : ndarray, shape (N, C)
+        Rows sum to 1.  ``out`` if it was given.
+
+    Examples
+    --------
+    >>> import numpy as np, fastloss as fl
+    >>> fl.softmax(np.array([[1.0, 1.0], [0.0, -np.inf]])).tolist()
+    [[0.5, 0.5], [1.0, 0.0]]
+    """
+    s = v.scores_2d(scores)
+    o = np.empty_like(s) if out is None else v.output(out, s, scores)
+    _k.softmax(s, o)
+    return o
+
+
+def log_softmax(scores, *, out=None):
+    """Row-wise log-softmax, computed stably as ``(s - max) - log Σ exp(s - max)``.
+
+    .. math:: \\log p_{ij} = (s_{ij} - m_i) - \\log \\sum_k e^{s_{ik} - m_i}
+
+    Parameters
+    ----------
+    scores : array_like of float32 or float64, shape (N, C)
+    out : ndarray, optional
+        C-contiguous, writeable array of the same dtype and shape that
+        receives the result; may be ``scores`` itself (in place).
+
+    Returns
+    -------
+    log_p : ndarray, shape (N, C)
+        ``out`` if it was given.  A ``-inf`` score gives ``-inf``.
+
+    Examples
+    --------
+    >>> import numpy as np, fastloss as fl
+    >>> fl.log_softmax(np.array([[0.0, 0.0]])).round(6).tolist()
+    [[-0.693147, -0.693147]]
+    """
+    s = v.scores_2d(scores)
+    o = np.empty_like(s) if out is None else v.output(out, s, scores)
+    _k.log_softmax(s, o)
+    return o
+
+
+def softmax_cross_entropy(
+    scores,
+    y,
+    *,
+    reduction="mean",
+    class_weight=None,
+    sample_weight=None,
+    label_smoothing=0.0,
+    ignore_index=None,
+    grad=True,
+    out=None,
+):
+    """Softmax cross-entropy loss and its gradient, fused in one pass per row.
+
+    With :math:`p_i = \\mathrm{softmax}(s_i)`, label smoothing :math:`\\varepsilon`,
+    class weights :math:`c` (default 1) and sample weights :math:`u` (default 1),
+    the loss of row :math:`i` is
+
+    .. math::
+
+        L_i = (1-\\varepsilon)\\, c_{y_i} (-\\log p_{i,y_i})
+              + \\frac{\\varepsilon}{C} \\sum_k c_k (-\\log p_{ik})
+
+    which without class weights is :math:`-\\sum_k q_{ik} \\log p_{ik}` with
+    :math:`q_i = (1-\\varepsilon)\\,\\mathrm{onehot}(y_i) + \\varepsilon / C`.
+    With row weight :math:`w_i = c_{y_i} u_i`:
+
+    - ``"none"``: the vector :math:`(u_i L_i)`;
+    - ``"sum"``: :math:`\\sum_i u_i L_i`;
+    - ``"mean"``: :math:`\\sum_i u_i L_i / \\sum_i w_i` (0.0 if the total weight is 0).
+
+    Rows whose label is ``ignore_index`` contribute nothing to the loss, the
+    gradient or the mean's denominator.  The returned gradient is that of the
+    returned loss (for ``"none"``, of its sum):
+
+    .. math::
+
+        \\frac{\\partial L_i}{\\partial s_{ij}} = (1-\\varepsilon) c_{y_i} (p_{ij} - [j = y_i])
+            + \\frac{\\varepsilon}{C} \\Big(p_{ij} \\sum_k c_k - c_j\\Big)
+
+    This is exactly :func:`torch.nn.functional.cross_entropy` with
+    ``weight=class_weight``, ``ignore_index``, ``label_smoothing`` and the same
+    ``reduction`` (sample weights are fastloss's addition; torch has none).
+    Note that, like torch, the smoothing term weights each class by its own
+    weight :math:`c_k`, not by :math:`c_{y_i}`.
+
+    Parameters
+    ----------
+    scores : array_like of float32 or float64, shape (N, C)
+        Unnormalised scores (logits).  Need not be contiguous or writeable.
+        ``-inf`` marks a class as impossible (allowed except for the label
+        when ``label_smoothing > 0``, where the loss is then ``inf``).
+    y : array_like of int, shape (N,)
+        Class indices in ``[0, C)`` (or ``ignore_index``); any integer dtype.
+    reduction : {"mean", "sum", "none"}
+    class_weight : array_like, shape (C,), optional
+        Finite, non-negative weight per class.
+    sample_weight : array_like, shape (N,), optional
+        Finite, non-negative weight per row.
+    label_smoothing : float in [0, 1]
+    ignore_index : int, optional
+        Label value whose rows are skipped.
+    grad : bool
+        If False, skip the gradient and return ``(loss, None)``.
+    out : ndarray, optional
+        Receives the gradient: C-contiguous, writeable, same dtype and shape
+        as ``scores``; may be ``scores`` itself.  Returned as the gradient.
+
+    Returns
+    -------
+    loss : float, or ndarray of shape (N,) for ``reduction="none"``
+        Accumulated in double precision.
+    grad : ndarray of the dtype and shape of scores, or None
+
+    Examples
+    --------
+    >>> import numpy as np, fastloss as fl
+    >>> scores = np.array([[2.0, 1.0, 0.1], [0.5, 2.5, 0.3]])
+    >>> loss, g = fl.softmax_cross_entropy(scores, [0, 1])
+    >>> round(loss, 6)
+    0.32174
+    >>> g.sum(axis=1).round(12).tolist()
+    [0.0, 0.0]
+    """
+    s = v.scores_2d(scores)
+    n, c = s.shape
+    yy = v.labels(y, n)
+    code = v.reduction_code(reduction)
+    cw = v.weights(class_weight, c, "class_weight", "one weight per class")
+    sw = v.weights(sample_weight, n, "sample_weight", "one weight per row of scores")
+    eps = v.finite_real(label_smoothing, "label_smoothing", low=0.0, high=1.0)
+    ignore = v.optional_index(ignore_index, "ignore_index")
+    grad = v.flag(grad, "grad")
+    g = _prepare_out(scores, s, out, grad)
+    loss_vec = np.empty(n, s.dtype) if code == 0 else None
+
+    bad, loss = _k.softmax_cross_entropy(
+        s, yy, cw, sw, eps, ignore is not None, 0 if ignore is None else ignore, code, g, loss_vec
+    )
+    if bad >= 0:
+        _raise_bad_label(yy, bad, c, ignore)
+    return (loss_vec if code == 0 else loss), g
+
+
+def multiclass_hinge(
+    scores,
+    y,
+    *,
+    margin=1.0,
+    squared=False,
+    reduction="mean",
+    class_weight=None,
+    sample_weight=None,
+    grad=True,
+    out=None,
+):
+    """Multiclass hinge (SVM) loss of Weston and Watkins, and its gradient.
+
+    The loss CS231n teaches: each wrong class whose score comes within the
+    margin :math:`\\Delta` of the correct one costs the shortfall,
+
+    .. math:: L_i = \\sum_{j \\ne y_i} \\max(0,\\ s_{ij} - s_{i,y_i} + \\Delta)
+
+    (each term squared when ``squared=True``).  With row weight
+    :math:`w_i = c_{y_i} u_i` (class and sample weights, default 1): ``"none"``
+    gives :math:`(w_i L_i)`, ``"sum"`` :math:`\\sum_i w_i L_i` and ``"mean"``
+    :math:`\\sum_i w_i L_i / \\sum_i w_i` (0.0 if the total weight is 0).  The
+    gradient is that of the returned loss (for ``"none"``, of its sum); at a
+    kink (:math:`s_{ij} - s_{i,y_i} + \\Delta = 0`) the subgradient 0 is used:
+
+    .. math::
+
+        \\frac{\\partial L_i}{\\partial s_{ij}} = [t_{ij} > 0]\\ (j \\ne y_i), \\qquad
+        \\frac{\\partial L_i}{\\partial s_{i,y_i}} = -\\sum_{j \\ne y_i} [t_{ij} > 0]
+
+    Correspondence: ``C * torch.nn.functional.multi_margin_loss(scores, y,
+    p=1 (2 if squared), margin=margin, weight=class_weight, reduction=r)`` for
+    ``r`` in "none"/"sum", and for "mean" when there are no class weights
+    (torch's mean divides by N, not by the total weight).
+
+    Parameters
+    ----------
+    scores : array_like of float32 or float64, shape (N, C)
+    y : array_like of int, shape (N,)
+        Class indices in ``[0, C)``; any integer dtype.
+    margin : float >= 0
+        :math:`\\Delta`.
+    squared : bool
+        Square each hinge term (the L2-SVM loss).
+    reduction : {"mean", "sum", "none"}
+    class_weight : array_like, shape (C,), optional
+    sample_weight : array_like, shape (N,), optional
+    grad : bool
+        If False, skip the gradient and return ``(loss, None)``.
+    out : ndarray, optional
+        Receives the gradient (see :func:`softmax_cross_entropy`).
+
+    Returns
+    -------
+    loss : float, or ndarray of shape (N,) for ``reduction="none"``
+    grad : ndarray of the dtype and shape of scores, or None
+
+    Examples
+    --------
+    CS231n's example: scores cat 3.2, car 5.1, frog -1.7 for a cat image.
+
+    >>> import numpy as np, fastloss as fl
+    >>> loss, g = fl.multiclass_hinge(np.array([[3.2, 5.1, -1.7]]), [0])
+    >>> round(loss, 6), g.tolist()
+    (2.9, [[-1.0, 1.0, 0.0]])
+    """
+    s = v.scores_2d(scores)
+    n, c = s.shape
+    yy = v.labels(y, n)
+    code = v.reduction_code(reduction)
+    delta = v.finite_real(margin, "margin", low=0.0)
+    squared = v.flag(squared, "squared")
+    cw = v.weights(class_weight, c, "class_weight", "one weight per class")
+    sw = v.weights(sample_weight, n, "sample_weight", "one weight per row of scores")
+    grad = v.flag(grad, "grad")
+    g = _prepare_out(scores, s, out, grad)
+    loss_vec = np.empty(n, s.dtype) if code == 0 else None
+
+    bad, loss = _k.multiclass_hinge(s, yy, cw, sw, delta, squared, code, g, loss_vec)
+    if bad >= 0:
+        _raise_bad_label(yy, bad, c)
+    return (loss_vec if code == 0 else loss), g

@@ -1,0 +1,188 @@
+"""Plain NumPy twin of every public fastloss function.
+
+This module is the oracle the compiled kernels are tested against and the
+baseline they are benchmarked against.  It is written the way a careful user
+would write it (CS231n's vectorised style): whole-array NumPy operations, no
+Python loops over rows, no tricks.  It imports nothing but NumPy so that it
+stays independent of the code it checks.
+
+Every function has the same signature and the same semantics as its compiled
+counterpart in :mod:`fastloss`; see those docstrings for the formulas.  The
+reference computes in the dtype of ``scores`` and does only the argument
+handling it needs to be correct; the error messages for bad input belong to
+the compiled API.
+"""
+
+import numpy as np
+
+__all__ = [
+    "log_softmax",
+    "multiclass_hinge",
+    "softmax",
+    "softmax_cross_entropy",
+]
+
+
+def _reduce(per_row, grad_rows, denom, reduction, grad, out):
+    """Apply a reduction to per-row losses and the matching gradient rows.
+
+    ``per_row`` are the weighted row losses w_i L_i, ``grad_rows`` is the
+    gradient of their sum (or None), ``denom`` the total weight Σ w_i.
+    """
+    if reduction == "none":
+        loss = per_row
+    elif reduction == "sum":
+        loss = float(per_row.sum(dtype=np.float64))
+    elif reduction == "mean":
+        if denom == 0:
+            loss = 0.0
+            if grad_rows is not None:
+                grad_rows[...] = 0
+        else:
+            loss = float(per_row.sum(dtype=np.float64) / denom)
+            if grad_rows is not None:
+                grad_rows /= grad_rows.dtype.type(denom)
+    else:
+        raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+    if not grad:
+        return loss, None
+    if out is not None:
+        np.copyto(out, grad_rows)
+        grad_rows = out
+    return loss, grad_rows
+
+
+def log_softmax(scores, *, out=None):
+    """log softmax(s)_ij = s_ij - max_k s_ik - log Σ_k exp(s_ik - max_k s_ik)."""
+    s = np.asarray(scores)
+    shifted = s - s.max(axis=1, keepdims=True)
+    result = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    if out is not None:
+        np.copyto(out, result)
+        return out
+    return result
+
+
+def softmax(scores, *, out=None):
+    """softmax(s)_ij = exp(s_ij - max_k s_ik) / Σ_k exp(s_ik - max_k s_ik)."""
+    s = np.asarray(scores)
+    e = np.exp(s - s.max(axis=1, keepdims=True))
+    result = e / e.sum(axis=1, keepdims=True)
+    if out is not None:
+        np.copyto(out, result)
+        return out
+    return result
+
+
+def softmax_cross_entropy(
+    scores,
+    y,
+    *,
+    reduction="mean",
+    class_weight=None,
+    sample_weight=None,
+    label_smoothing=0.0,
+    ignore_index=None,
+    grad=True,
+    out=None,
+):
+    """Softmax cross-entropy and its gradient, torch.nn.functional.cross_entropy's semantics.
+
+    Row loss (before the sample weight)::
+
+        L_i = (1 - ε) · cw[y_i] · (-log p_{i,y_i}) + (ε / C) · Σ_k cw[k] · (-log p_ik)
+
+    which is -Σ_k q_ik log p_ik with q_i = (1-ε)·onehot(y_i) + ε/C when there
+    are no class weights.  The mean divides by Σ_i sw_i · cw[y_i] over the rows
+    not ignored.
+    """
+    s = np.asarray(scores)
+    n, c = s.shape
+    y = np.asarray(y)
+    rows = np.arange(n)
+    eps = s.dtype.type(label_smoothing)
+    valid = None if ignore_index is None else y != ignore_index
+    yv = y if valid is None else np.where(valid, y, 0)
+
+    # Row weights: u_i for the smoothing term, w_i = u_i cw[y_i] for the label term.
+    weighted = sample_weight is not None or valid is not None or class_weight is not None
+    u = np.ones(n, s.dtype) if sample_weight is None else np.asarray(sample_weight, s.dtype)
+    if valid is not None:
+        u = u * valid
+    cw = None if class_weight is None else np.asarray(class_weight, s.dtype)
+    w = u if cw is None else u * cw[yv]
+
+    shifted = s - s.max(axis=1, keepdims=True)
+    e = np.exp(shifted)
+    sum_e = e.sum(axis=1)
+    log_sum = np.log(sum_e)
+    nll = log_sum - shifted[rows, yv]  # -log p_{i,y_i}
+    row_loss = w * nll if weighted else nll
+    if label_smoothing > 0:
+        # Σ_k cw_k (-log p_ik) = W_c log Σ_k e^{shifted_ik} - Σ_k cw_k shifted_ik
+        if cw is None:
+            smooth = c * log_sum - shifted.sum(axis=1)
+        else:
+            smooth = cw.sum() * log_sum - shifted @ cw
+        row_loss = (1 - eps) * row_loss + eps / c * u * smooth
+    if valid is not None:
+        row_loss = np.where(valid, row_loss, 0).astype(s.dtype)
+    denom = float(w.sum(dtype=np.float64))
+
+    g = None
+    if grad:
+        # d L_i / d s_ij = (1-ε) w_i (p_ij - [j = y_i]) + ε/C u_i (p_ij Σ_k cw_k - cw_j)
+        g = e / sum_e[:, None]
+        if label_smoothing > 0:
+            wc_total = c if cw is None else cw.sum()
+            g *= ((1 - eps) * w + eps / c * wc_total * u)[:, None]
+            g -= eps / c * (u[:, None] if cw is None else u[:, None] * cw)
+        elif weighted:
+            g *= w[:, None]
+        g[rows, yv] -= (1 - eps) * w if weighted else 1 - eps
+        if valid is not None:
+            g[~valid] = 0
+    return _reduce(row_loss, g, denom, reduction, grad, out)
+
+
+def multiclass_hinge(
+    scores,
+    y,
+    *,
+    margin=1.0,
+    squared=False,
+    reduction="mean",
+    class_weight=None,
+    sample_weight=None,
+    grad=True,
+    out=None,
+):
+    """Weston–Watkins multiclass hinge (CS231n's SVM loss) and its gradient.
+
+    L_i = Σ_{j≠y_i} max(0, s_ij - s_{i,y_i} + Δ)    (each term squared if ``squared``)
+    """
+    s = np.asarray(scores)
+    n, c = s.shape
+    y = np.asarray(y)
+    rows = np.arange(n)
+    weighted = class_weight is not None or sample_weight is not None
+    w = np.ones(n, s.dtype)
+    if class_weight is not None:
+        w = w * np.asarray(class_weight, s.dtype)[y]
+    if sample_weight is not None:
+        w = w * np.asarray(sample_weight, s.dtype)
+
+    margins = np.maximum(0, s - s[rows, y][:, None] + s.dtype.type(margin))
+    margins[rows, y] = 0
+    row_loss = (margins * margins).sum(axis=1) if squared else margins.sum(axis=1)
+    if weighted:
+        row_loss = w * row_loss
+    denom = float(w.sum(dtype=np.float64))
+
+    g = None
+    if grad:
+        g = 2 * margins if squared else (margins > 0).astype(s.dtype)
+        g[rows, y] = -g.sum(axis=1)
+        if weighted:
+            g *= w[:, None]
+    return _reduce(row_loss, g, denom, reduction, grad, out)
