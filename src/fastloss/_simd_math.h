@@ -16,8 +16,9 @@
  * Scaling by two powers of two keeps each factor a normal number, so results in
  * the subnormal range round correctly and overflow gives +inf.  Accuracy: about
  * 1 ulp over the whole range (checked against libm in tests/test_simd_math.py).
- * Special values: exp(-inf) = 0, exp(+inf) = +inf, exp(NaN) = NaN.  Inputs are
- * clamped (NaN-preserving) to a range where the result is already 0 or inf.
+ * Special values: exp(-inf) = 0, exp(+inf) = +inf, exp(NaN) = NaN.  Inputs
+ * whose result rounds to 0 skip the subnormal path (slow on x86); those above
+ * the overflow threshold are clamped (NaN-preserving) to give +inf.
  */
 #ifndef FASTLOSS_SIMD_MATH_H
 #define FASTLOSS_SIMD_MATH_H
@@ -33,9 +34,11 @@ static inline int64_t fl_f64_to_bits(double f) { int64_t i; memcpy(&i, &f, sizeo
 static inline float fl_expf(float x)
 {
     const float magic = 12582912.0f;          /* 1.5 * 2^23 */
-    /* Below -110 the result is 0 and above 89 it is +inf in float; the
-     * comparisons are false for NaN, which passes through unchanged. */
-    x = x < -110.0f ? -110.0f : x;
+    /* Below -104 the result rounds to 0: compute exp(0) there and zero it at
+     * the end, so -inf never takes the slow subnormal path.  Above 89 the
+     * result is +inf.  The comparisons are false for NaN, which passes. */
+    const int tiny = x < -104.0f;
+    x = tiny ? 0.0f : x;
     x = x > 89.0f ? 89.0f : x;
     float t = x * 1.44269504088896341f + magic;
     int32_t n = fl_f32_to_bits(t) - fl_f32_to_bits(magic);
@@ -53,13 +56,14 @@ static inline float fl_expf(float x)
     int32_t n2 = n - n1;
     float s1 = fl_bits_to_f32((n1 + 127) << 23);
     float s2 = fl_bits_to_f32((n2 + 127) << 23);
-    return p * s1 * s2;
+    return tiny ? 0.0f : p * s1 * s2;
 }
 
 static inline double fl_exp(double x)
 {
     const double magic = 6755399441055744.0;  /* 1.5 * 2^52 */
-    x = x < -760.0 ? -760.0 : x;
+    const int tiny = x < -745.2;                /* result rounds to 0 */
+    x = tiny ? 0.0 : x;
     x = x > 710.0 ? 710.0 : x;
     double t = x * 1.4426950408889634074 + magic;
     int64_t n = fl_f64_to_bits(t) - fl_f64_to_bits(magic);
@@ -84,7 +88,7 @@ static inline double fl_exp(double x)
     int64_t n2 = n - n1;
     double s1 = fl_bits_to_f64((n1 + 1023) << 52);
     double s2 = fl_bits_to_f64((n2 + 1023) << 52);
-    return p * s1 * s2;
+    return tiny ? 0.0 : p * s1 * s2;
 }
 
 #endif /* FASTLOSS_SIMD_MATH_H */

@@ -18,12 +18,12 @@ def softmax(const floating[:, ::1] scores, floating[:, ::1] out):
         for i in range(n):
             m = row_max(&scores[i, 0], c)
             total = row_exp_sum_store(&scores[i, 0], m, &out[i, 0], c)
-            row_scale(&out[i, 0], <floating>(1.0 / total), c)
+            row_affine(&out[i, 0], <floating>(1.0 / total), 0, &out[i, 0], c)
 
 
 def log_softmax(const floating[:, ::1] scores, floating[:, ::1] out):
     """out = log_softmax(scores) row-wise, as (s - max) - log Σ exp(s - max)."""
-    cdef Py_ssize_t n = scores.shape[0], c = scores.shape[1], i, j
+    cdef Py_ssize_t n = scores.shape[0], c = scores.shape[1], i
     cdef floating m, log_total
     cdef const floating* s
     cdef floating* o
@@ -35,8 +35,9 @@ def log_softmax(const floating[:, ::1] scores, floating[:, ::1] out):
             o = &out[i, 0]
             m = row_max(s, c)
             log_total = <floating>log(row_exp_sum(s, m, c))
-            for j in range(c):
-                o[j] = (s[j] - m) - log_total
+            # (s - m) - log Σ: the shift by m is exact-ish, the log is small
+            row_affine(s, 1, -m, o, c)
+            row_affine(o, 1, -log_total, o, c)
 
 
 def softmax_cross_entropy(const floating[:, ::1] scores, const label_t[::1] y,
@@ -129,7 +130,7 @@ def softmax_cross_entropy(const floating[:, ::1] scores, const label_t[::1] y,
             if has_grad:
                 # d/ds_j = w [((1-ε) cw_y + ε W_c / C) p_j - (1-ε) cw_y [j=y] - ε/C cw_j]
                 gs = scale * swi
-                row_scale(g, <floating>(gs * ((1.0 - eps) * cwy + eps * wc_total / c) * a), c)
+                row_affine(g, <floating>(gs * ((1.0 - eps) * cwy + eps * wc_total / c) * a), 0, g, c)
                 g[yi] -= <floating>(gs * (1.0 - eps) * cwy)
                 if smooth:
                     if cw == NULL:
