@@ -1,0 +1,246 @@
+"""Time the fastloss kernels against their NumPy reference (``python -m fastloss``).
+
+What is measured
+----------------
+For each public kernel (``softmax_cross_entropy``, ``multiclass_hinge``,
+``softmax``, ``log_softmax``), dtype and shape (N, C), two callables on the
+same inputs (scores ~ 3·N(0, 1) from a seeded generator, labels uniform in
+[0, C)):
+
+* **fastloss** -- the public function, i.e. argument validation plus the
+  compiled kernel, writing into a preallocated ``out=`` buffer, so the figure
+  is the kernel and the fixed per-call overhead, not the allocation of the
+  result;
+* **reference** -- its plain-NumPy twin in :mod:`fastloss.reference`, called
+  the way a user would call it (without ``out=``; allocating its result and
+  temporaries is part of what it costs).
+
+The losses are timed with their defaults: ``reduction="mean"``, no weights,
+gradient included.
+
+How
+---
+With :func:`time.perf_counter`, for each callable: a few warm-up calls, then
+the number of inner loops is chosen so that one *sample* (that many calls back
+to back) lasts at least ``min_sample_time`` (2 ms by default), far above the
+clock's resolution and the loop's own overhead.  Then ``repeats`` samples of
+each callable are taken, **interleaved** -- fastloss, reference, reference,
+fastloss, ... -- so that a burst of load from other processes, a change of
+clock frequency or of cache state falls on both alike.  The reported time is
+the median of the per-call times of the samples (the median shrugs off the
+samples a preemption spoiled; the mean does not).  The garbage collector is
+off while timing, as in :mod:`timeit`.
+
+Reading the numbers
+-------------------
+On a shared or virtualised machine absolute times drift by tens of percent
+from one run to the next (other tenants, turbo and thermal limits, noisy
+neighbours on the memory bus).  The **ratio** reference / fastloss, measured
+interleaved on the same inputs, is far more stable, and it is the meaningful
+figure; absolute microseconds are only comparable within one run.  The
+nanoseconds per element (fastloss time / (N·C)) show how the per-call
+overhead is amortised as the arrays grow.
+"""
+
+import dataclasses
+import functools
+import gc
+import itertools
+import math
+import platform
+import statistics
+import sys
+import time
+
+import numpy as np
+
+#: Kernels timed, in table order.
+KERNELS = ("softmax_cross_entropy", "multiclass_hinge", "softmax", "log_softmax")
+#: Shapes (N, C) of the full run and of ``--quick``.
+SHAPES = ((128, 10), (4096, 10), (4096, 100), (1024, 1000))
+QUICK_SHAPES = ((128, 10), (4096, 100))
+#: Samples per callable (full run, quick run).
+REPEATS = 41
+QUICK_REPEATS = 9
+#: Seconds one sample lasts at least (the inner loop count is chosen to match).
+MIN_SAMPLE_TIME = 2e-3
+#: Seconds of warm-up calls per callable before calibrating (at least 2 calls).
+WARMUP_TIME = 0.01
+
+
+@dataclasses.dataclass
+class Timing:
+    """Per-call times of one callable, in seconds."""
+
+    samples: list  # per-call time of each sample (sample time / loops)
+    loops: int  # calls per sample
+
+    @property
+    def median(self):
+        return statistics.median(self.samples)
+
+    @property
+    def min(self):
+        return min(self.samples)
+
+
+def _sample(fn, loops, timer=time.perf_counter):
+    """Total seconds taken by ``loops`` back-to-back calls of ``fn()``."""
+    it = itertools.repeat(None, loops)
+    t0 = timer()
+    for _ in it:
+        fn()
+    return timer() - t0
+
+
+def warm_up(fn, seconds=WARMUP_TIME, min_calls=2):
+    """Call ``fn`` at least ``min_calls`` times and for at least ``seconds``."""
+    deadline = time.perf_counter() + seconds
+    calls = 0
+    while calls < min_calls or time.perf_counter() < deadline:
+        fn()
+        calls += 1
+
+
+def calibrate(fn, min_sample_time=MIN_SAMPLE_TIME):
+    """The number of back-to-back calls of ``fn`` that last at least ``min_sample_time``."""
+    loops = 1
+    while True:
+        t = _sample(fn, loops)
+        if t >= min_sample_time:
+            return loops
+        # Aim 20 % above the target; grow at most 10x per step, as a first
+        # estimate from a very short sample can be far off.
+        target = math.ceil(loops * 1.2 * min_sample_time / max(t, 1e-9))
+        loops = max(loops + 1, min(target, 10 * loops))
+
+
+def time_interleaved(funcs, *, repeats=REPEATS, min_sample_time=MIN_SAMPLE_TIME,
+                     warmup_time=WARMUP_TIME):
+    """Time several zero-argument callables against each other.
+
+    Each is warmed up and calibrated (see :func:`calibrate`), then ``repeats``
+    samples of each are taken in rounds, one sample of every callable per
+    round, the order reversed every other round so that none is always first.
+
+    Returns a list of :class:`Timing`, one per callable, in the order given.
+    """
+    funcs = list(funcs)
+    if repeats < 1:
+        raise ValueError(f"repeats must be >= 1, got {repeats}")
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        loops = []
+        for fn in funcs:
+            warm_up(fn, warmup_time)
+            loops.append(calibrate(fn, min_sample_time))
+        samples = [[] for _ in funcs]
+        order = list(range(len(funcs)))
+        for r in range(repeats):
+            for i in order if r % 2 == 0 else order[::-1]:
+                samples[i].append(_sample(funcs[i], loops[i]) / loops[i])
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    return [Timing(s, n) for s, n in zip(samples, loops)]
+
+
+# --------------------------------------------------------------------------
+# The benchmark suite: kernels x dtypes x shapes.
+
+
+def make_inputs(shape, dtype, seed=0):
+    """Scores ~ 3·N(0, 1) of ``dtype`` and int64 labels uniform in [0, C), seeded."""
+    n, c = shape
+    rng = np.random.default_rng(seed)
+    scores = (3.0 * rng.standard_normal((n, c))).astype(dtype)
+    y = rng.integers(0, c, size=n, dtype=np.int64)
+    return scores, y
+
+
+def kernel_pair(kernel, scores, y):
+    """Zero-argument callables ``(fastloss, reference)`` computing ``kernel`` on the inputs.
+
+    The fastloss call writes into a buffer preallocated here (``out=``).
+    """
+    import fastloss
+    from fastloss import reference
+
+    fast, ref = getattr(fastloss, kernel), getattr(reference, kernel)
+    out = np.empty_like(scores)
+    if kernel in ("softmax", "log_softmax"):
+        return functools.partial(fast, scores, out=out), functools.partial(ref, scores)
+    return functools.partial(fast, scores, y, out=out), functools.partial(ref, scores, y)
+
+
+@dataclasses.dataclass
+class Result:
+    """fastloss against reference for one (kernel, dtype, shape)."""
+
+    kernel: str
+    dtype: str
+    shape: tuple
+    fastloss: Timing
+    reference: Timing
+
+    @property
+    def speedup(self):
+        """reference median / fastloss median."""
+        return self.reference.median / self.fastloss.median
+
+    @property
+    def ns_per_element(self):
+        """fastloss median per element of scores, in nanoseconds."""
+        return self.fastloss.median / (self.shape[0] * self.shape[1]) * 1e9
+
+    def to_dict(self):
+        def us(t):
+            return {
+                "median_us": t.median * 1e6,
+                "min_us": t.min * 1e6,
+                "loops": t.loops,
+                "samples_us": [s * 1e6 for s in t.samples],
+            }
+
+        return {
+            "kernel": self.kernel,
+            "dtype": self.dtype,
+            "shape": list(self.shape),
+            "fastloss": us(self.fastloss),
+            "reference": us(self.reference),
+            "speedup": self.speedup,
+            "fastloss_ns_per_element": self.ns_per_element,
+        }
+
+
+def run(kernels=KERNELS, dtypes=("float32",), shapes=SHAPES, *, repeats=REPEATS,
+        min_sample_time=MIN_SAMPLE_TIME, seed=0):
+    """Time every (kernel, dtype, shape); yield a :class:`Result` as each is done."""
+    for kernel in kernels:
+        for dtype in dtypes:
+            for shape in shapes:
+                scores, y = make_inputs(shape, dtype, seed)
+                fast, ref = kernel_pair(kernel, scores, y)
+                t_fast, t_ref = time_interleaved(
+                    (fast, ref), repeats=repeats, min_sample_time=min_sample_time
+                )
+                yield Result(kernel, np.dtype(dtype).name, tuple(shape), t_fast, t_ref)
+
+
+def environment():
+    """Versions and machine the figures were measured with."""
+    import fastloss
+    from fastloss import _dispatch
+
+    return {
+        "fastloss": fastloss.__version__,
+        "numpy": np.__version__,
+        "kernel_isa": fastloss.kernel_isa(),
+        "available_isas": list(_dispatch.available_isas()),
+        "python": platform.python_version(),
+        "implementation": sys.implementation.name,
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "processor": platform.processor(),
+    }
