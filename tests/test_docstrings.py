@@ -1,0 +1,15 @@
+"""The examples in fastloss's docstrings run and print what they say."""
+
+import doctest
+
+import pytest
+
+import fastloss
+import fastloss.losses
+
+
+@pytest.mark.parametrize("module", [fastloss, fastloss.losses], ids=lambda m: m.__name__)
+def test_docstring_examples(module):
+    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE, verbose=False)
+    assert result.attempted > 0
+    assert result.failed == 0, f"{result.failed} docstring example(s) of {module.__name__} failed (see stdout)"

@@ -1,0 +1,455 @@
+"""fastloss.multiclass_hinge against its NumPy twin, finite differences and its invariants."""
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+import fastloss as fl
+from fastloss import reference as ref
+
+from _strategies import (
+    HYP,
+    LABEL_DTYPES,
+    REDUCTIONS,
+    central_difference,
+    make_labels,
+    make_scores,
+    problems,
+    total,
+)
+
+
+
+def check_vs_reference(s, y, assert_close, **kw):
+    dtype = s.dtype
+    loss, g = fl.multiclass_hinge(s, y, **kw)
+    rloss, rg = ref.multiclass_hinge(s, y, **kw)
+    if kw.get("reduction", "mean") == "none":
+        assert isinstance(loss, np.ndarray)
+        assert loss.dtype == dtype and loss.shape == (s.shape[0],)
+    else:
+        assert type(loss) is float
+    assert_close(loss, rloss, dtype)
+    if kw.get("grad", True):
+        assert isinstance(g, np.ndarray)
+        assert g.dtype == dtype and g.shape == s.shape
+        assert_close(g, rg, dtype)
+    else:
+        assert g is None
+    return loss, g
+
+
+# --------------------------------------------------------------------------
+# Against the reference
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("c", [1, 2, 3, 17, 100, 1000, 1031])
+@pytest.mark.parametrize("n", [1, 7, 1003])
+def test_matches_reference_sizes(isa, dtype, n, c, reduction, rng, assert_close):
+    s = make_scores(rng, n, c, dtype, scale=1.0)
+    y = make_labels(rng, n, c)
+    check_vs_reference(s, y, assert_close, reduction=reduction)
+
+
+def _options(name, rng, n, c):
+    cw = rng.uniform(0.0, 2.0, c)
+    cw[rng.random(c) < 0.2] = 0.0
+    sw = rng.uniform(0.0, 3.0, n)
+    sw[rng.random(n) < 0.2] = 0.0
+    return {
+        "class_weight": {"class_weight": cw},
+        "sample_weight": {"sample_weight": sw},
+        "both_weights": {"class_weight": cw, "sample_weight": sw},
+        "margin0": {"margin": 0.0},
+        "margin2.5": {"margin": 2.5},
+        "squared": {"squared": True},
+        "squared_margin0": {"squared": True, "margin": 0.0},
+        "squared_everything": {
+            "squared": True,
+            "margin": 0.7,
+            "class_weight": cw,
+            "sample_weight": sw,
+        },
+        "everything": {"margin": 3.0, "class_weight": cw, "sample_weight": sw},
+    }[name]
+
+
+OPTIONS = [
+    "class_weight",
+    "sample_weight",
+    "both_weights",
+    "margin0",
+    "margin2.5",
+    "squared",
+    "squared_margin0",
+    "squared_everything",
+    "everything",
+]
+
+
+@pytest.mark.parametrize("option", OPTIONS)
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("c", [1, 3, 17, 1031])
+def test_options_match_reference(isa, dtype, c, reduction, option, rng, assert_close):
+    n = 41
+    s = make_scores(rng, n, c, dtype, scale=1.0)
+    y = make_labels(rng, n, c)
+    check_vs_reference(s, y, assert_close, reduction=reduction, **_options(option, rng, n, c))
+
+
+@pytest.mark.parametrize("squared", [False, True])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_large_problem_all_options(isa, dtype, reduction, squared, rng, assert_close):
+    n, c = 1003, 1031
+    s = make_scores(rng, n, c, dtype, scale=0.5)
+    y = make_labels(rng, n, c)
+    kw = _options("everything", rng, n, c)
+    check_vs_reference(s, y, assert_close, reduction=reduction, squared=squared, **kw)
+
+
+def test_cs231n_example(isa, dtype):
+    s = np.array([[3.2, 5.1, -1.7]], dtype)
+    loss, g = fl.multiclass_hinge(s, [0])
+    assert loss == pytest.approx(2.9, rel=1e-6)
+    np.testing.assert_array_equal(g, [[-1.0, 1.0, 0.0]])
+    loss, g = fl.multiclass_hinge(s, [0], squared=True)
+    assert loss == pytest.approx(2.9**2, rel=1e-6)
+    np.testing.assert_allclose(g, [[-5.8, 5.8, 0.0]], rtol=1e-6)
+
+
+def test_single_class_has_zero_loss(isa, dtype, rng):
+    s = make_scores(rng, 5, 1, dtype)
+    for reduction in REDUCTIONS:
+        loss, g = fl.multiclass_hinge(s, np.zeros(5, int), reduction=reduction, squared=True)
+        assert np.all(np.asarray(loss) == 0)
+        assert np.all(g == 0)
+
+
+@pytest.mark.parametrize("squared", [False, True])
+def test_subgradient_is_zero_at_the_kink(isa, dtype, squared):
+    # t_j = s_j - s_y + margin is exactly 0 for every wrong class
+    s = np.array([[1.0, 0.0, 0.0, -1.5], [2.0, 2.0, 2.0, 2.0]], dtype)
+    y = np.array([0, 3])
+    loss, g = fl.multiclass_hinge(s, y, margin=1.0, squared=squared, reduction="none")
+    assert loss[0] == 0  # -1.5 - 1 + 1 < 0, the two others exactly at the kink
+    assert np.all(g[0] == 0)
+    assert loss[1] == 3.0 and np.all(g[1] != 0)  # three terms t = 1
+    # second row: ties with margin 0 are kinks too
+    loss, g = fl.multiclass_hinge(s, y, margin=0.0, squared=squared, reduction="none")
+    assert loss[1] == 0 and np.all(g[1] == 0)
+
+
+def test_weight_semantics(isa, rng):
+    """none: w_i L_i with w_i = cw[y_i] sw_i; sum: Σ w_i L_i; mean: Σ w_i L_i / Σ w_i."""
+    n, c = 6, 4
+    s = make_scores(rng, n, c, np.float64)
+    y = np.array([0, 1, 2, 3, 0, 1])
+    cw = np.array([0.5, 1.0, 2.0, 3.0])
+    sw = np.array([1.0, 0.0, 2.0, 0.5, 1.5, 3.0])
+    w = cw[y] * sw
+    plain, g_plain = fl.multiclass_hinge(s, y, reduction="none")
+    weighted, g = fl.multiclass_hinge(s, y, reduction="none", class_weight=cw, sample_weight=sw)
+    np.testing.assert_allclose(weighted, w * plain, rtol=1e-12)
+    np.testing.assert_allclose(g, w[:, None] * g_plain, rtol=1e-12)
+    total_sum, _ = fl.multiclass_hinge(s, y, reduction="sum", class_weight=cw, sample_weight=sw)
+    assert total_sum == pytest.approx(np.sum(w * plain), rel=1e-12)
+    mean, g_mean = fl.multiclass_hinge(s, y, reduction="mean", class_weight=cw, sample_weight=sw)
+    assert mean == pytest.approx(np.sum(w * plain) / np.sum(w), rel=1e-12)
+    np.testing.assert_allclose(g_mean, w[:, None] * g_plain / np.sum(w), rtol=1e-12)
+
+
+@pytest.mark.parametrize("weights", ["sample", "class"])
+@pytest.mark.parametrize("squared", [False, True])
+def test_mean_over_zero_total_weight_is_zero(isa, dtype, weights, squared, rng):
+    n, c = 8, 5
+    s = make_scores(rng, n, c, dtype)
+    y = np.array([0, 1, 2, 0, 1, 2, 0, 1])
+    if weights == "sample":
+        kw = {"sample_weight": np.zeros(n)}
+    else:
+        kw = {"class_weight": np.array([0.0, 0.0, 0.0, 1.0, 2.0])}
+    out = np.full((n, c), np.nan, dtype)
+    loss, g = fl.multiclass_hinge(s, y, squared=squared, out=out, **kw)
+    assert type(loss) is float and loss == 0.0
+    assert g is out and np.all(g == 0)
+
+
+# --------------------------------------------------------------------------
+# Labels, out=, grad=False
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("label_dtype", LABEL_DTYPES, ids=lambda d: np.dtype(d).name)
+def test_label_dtypes(isa, dtype, label_dtype, rng):
+    n, c = 13, 100
+    s = make_scores(rng, n, c, dtype)
+    y = make_labels(rng, n, c)
+    expected = fl.multiclass_hinge(s, y.astype(np.int64), reduction="none", squared=True)
+    loss, g = fl.multiclass_hinge(s, y.astype(label_dtype), reduction="none", squared=True)
+    np.testing.assert_array_equal(loss, expected[0])
+    np.testing.assert_array_equal(g, expected[1])
+
+
+@pytest.mark.parametrize("squared", [False, True])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_out_is_returned_and_filled(isa, dtype, reduction, squared, rng):
+    n, c = 11, 19
+    s = make_scores(rng, n, c, dtype)
+    y = make_labels(rng, n, c)
+    expected_loss, expected_g = fl.multiclass_hinge(s, y, reduction=reduction, squared=squared)
+    out = np.full((n, c), np.nan, dtype)
+    loss, g = fl.multiclass_hinge(s, y, reduction=reduction, squared=squared, out=out)
+    assert g is out
+    np.testing.assert_array_equal(out, expected_g)
+    np.testing.assert_array_equal(loss, expected_loss)
+
+
+@pytest.mark.parametrize("squared", [False, True])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("c", [1, 3, 17, 1031])
+def test_out_is_scores_in_place(isa, dtype, c, reduction, squared, rng, assert_close):
+    n = 9
+    s = make_scores(rng, n, c, dtype, scale=0.5)
+    y = make_labels(rng, n, c)
+    kw = dict(reduction=reduction, squared=squared, class_weight=rng.uniform(0.5, 2.0, c))
+    expected_loss, expected_g = ref.multiclass_hinge(s, y, **kw)
+    work = s.copy()
+    loss, g = fl.multiclass_hinge(work, y, out=work, **kw)
+    assert g is work
+    assert_close(loss, expected_loss, dtype)
+    assert_close(work, expected_g, dtype)
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_grad_false(isa, dtype, reduction, rng, assert_close):
+    n, c = 7, 17
+    s = make_scores(rng, n, c, dtype)
+    y = make_labels(rng, n, c)
+    kw = dict(reduction=reduction, squared=True, margin=0.5, sample_weight=rng.uniform(0, 2, n))
+    loss_g, _ = fl.multiclass_hinge(s, y, **kw)
+    loss, g = fl.multiclass_hinge(s, y, grad=False, **kw)
+    assert g is None
+    assert_close(loss, loss_g, dtype, rtol=1e-12 if dtype == np.float64 else 1e-6)
+    check_vs_reference(s, y, assert_close, grad=False, **kw)
+
+
+# --------------------------------------------------------------------------
+# Gradient against central finite differences (float64), away from the kinks
+# --------------------------------------------------------------------------
+
+
+def _away_from_kinks(rng, n, c, margin, gap=0.05):
+    """Scores whose hinge arguments s_j - s_y + margin are all at least ``gap`` from 0."""
+    y = rng.integers(0, c, n)
+    while True:
+        s = rng.uniform(-2.0, 2.0, (n, c))
+        t = s - s[np.arange(n), y][:, None] + margin
+        t[np.arange(n), y] = 1.0
+        if np.abs(t).min() > gap and (t > 0).sum() >= n:
+            return s, y
+
+
+FD_OPTIONS = {
+    "plain": {},
+    "margin0": {"margin": 0.0},
+    "margin2": {"margin": 2.0},
+    "squared": {"squared": True},
+    "squared_margin0.5": {"squared": True, "margin": 0.5},
+    "class_weight": {"class_weight": np.array([0.5, 2.0, 1.0, 0.0, 1.5])},
+    "sample_weight": {"sample_weight": np.array([1.0, 0.5, 2.0, 0.0])},
+    "squared_everything": {
+        "squared": True,
+        "margin": 1.5,
+        "class_weight": np.array([0.5, 2.0, 1.0, 0.3, 1.5]),
+        "sample_weight": np.array([1.0, 0.5, 2.0, 1.5]),
+    },
+}
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("option", list(FD_OPTIONS))
+def test_gradient_finite_differences(isa, option, reduction, rng):
+    kw = dict(FD_OPTIONS[option], reduction=reduction)
+    s, y = _away_from_kinks(rng, 4, 5, kw.get("margin", 1.0))
+
+    def f(x):
+        return total(fl.multiclass_hinge(x, y, grad=False, **kw)[0])
+
+    _, g = fl.multiclass_hinge(s, y, **kw)
+    fd = central_difference(f, s, h=1e-6)
+    np.testing.assert_allclose(g, fd, rtol=1e-6, atol=2e-8)
+    assert np.abs(g).max() > 0  # the check must not be vacuous
+
+
+# --------------------------------------------------------------------------
+# Properties (hypothesis)
+# --------------------------------------------------------------------------
+
+
+@HYP
+@given(
+    problem=problems(dtype=np.float64, max_c=40, lo=-100, hi=100),
+    margin=st.floats(0.0, 10.0),
+    gap=st.floats(1e-3, 50.0),
+    squared=st.booleans(),
+    reduction=st.sampled_from(REDUCTIONS),
+    dtype=st.sampled_from([np.float32, np.float64]),
+)
+def test_zero_once_every_margin_is_met(isa, problem, margin, gap, squared, reduction, dtype):
+    s, y = problem
+    n, c = s.shape
+    rows = np.arange(n)
+    others = s.copy()
+    others[rows, y] = -np.inf
+    s[rows, y] = others.max(axis=1) + margin + gap if c > 1 else s[rows, y]
+    s = s.astype(dtype)
+    # after rounding to dtype the margin must still be met
+    t = s - s[rows, y][:, None] + dtype(margin)
+    t[rows, y] = -1
+    assume(not np.any(t > 0))
+    loss, g = fl.multiclass_hinge(s, y, margin=margin, squared=squared, reduction=reduction)
+    assert np.all(np.asarray(loss) == 0)
+    assert np.all(g == 0)
+
+
+@HYP
+@given(
+    data=st.data(),
+    dtype=st.sampled_from([np.float32, np.float64]),
+    margin=st.floats(0.0, 5.0),
+    squared=st.booleans(),
+    reduction=st.sampled_from(REDUCTIONS),
+)
+def test_finite_input_gives_finite_output(isa, data, dtype, margin, squared, reduction):
+    bound = 1e15 if dtype == np.float32 else 1e100
+    s, y = data.draw(problems(dtype=dtype, max_c=40, lo=-bound, hi=bound))
+    loss, g = fl.multiclass_hinge(s, y, margin=margin, squared=squared, reduction=reduction)
+    assert np.all(np.isfinite(loss)) and np.all(np.asarray(loss) >= 0)
+    assert np.all(np.isfinite(g))
+
+
+@HYP
+@given(
+    problem=problems(dtype=np.float64, max_c=40, lo=-5, hi=5),
+    margin=st.floats(0.0, 3.0),
+    squared=st.booleans(),
+)
+def test_gradient_rows_sum_to_zero(isa, problem, margin, squared):
+    s, y = problem
+    _, g = fl.multiclass_hinge(s, y, margin=margin, squared=squared, reduction="sum")
+    np.testing.assert_allclose(g.sum(axis=1), 0.0, atol=1e-12 * (1 + np.abs(g).max()) * s.shape[1])
+    # the label's entry is minus the sum of the others, all others non-negative
+    rows = np.arange(len(y))
+    others = g.copy()
+    others[rows, y] = 0
+    assert np.all(others >= 0)
+
+
+@HYP
+@given(
+    problem=problems(dtype=np.float64, max_c=20, lo=-5, hi=5),
+    margin=st.floats(0.0, 3.0),
+)
+def test_squared_is_sum_of_squared_terms(isa, problem, margin):
+    s, y = problem
+    n, c = s.shape
+    rows = np.arange(n)
+    t = np.maximum(0, s - s[rows, y][:, None] + margin)
+    t[rows, y] = 0
+    plain, _ = fl.multiclass_hinge(s, y, margin=margin, reduction="none")
+    sq, _ = fl.multiclass_hinge(s, y, margin=margin, squared=True, reduction="none")
+    np.testing.assert_allclose(plain, t.sum(axis=1), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(sq, (t * t).sum(axis=1), rtol=1e-12, atol=1e-12)
+
+
+# --------------------------------------------------------------------------
+# Numerical edge cases
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("squared", [False, True])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_float32_huge_scores_match_float64(isa, reduction, squared, rng):
+    n, c = 64, 23
+    s = make_scores(rng, n, c, np.float32)
+    big = rng.random((n, c)) < 0.3
+    s[big] = rng.choice(np.array([1e4, -1e4, 9999.5, -9998.0], np.float32), size=big.sum())
+    y = make_labels(rng, n, c)
+    kw = dict(reduction=reduction, squared=squared)
+    loss32, g32 = fl.multiclass_hinge(s, y, **kw)
+    loss64, g64 = ref.multiclass_hinge(s.astype(np.float64), y, **kw)
+    np.testing.assert_allclose(loss32, loss64, rtol=1e-6)
+    np.testing.assert_allclose(g32, g64, rtol=1e-6, atol=1e-6 * np.abs(g64).max())
+
+
+@pytest.mark.parametrize("squared", [False, True])
+@pytest.mark.parametrize("c", [4, 17, 40])
+def test_minus_inf_masked_classes_cost_nothing(isa, dtype, c, squared, rng, assert_close):
+    n = 12
+    s = make_scores(rng, n, c, dtype, scale=0.5)
+    y = make_labels(rng, n, c)
+    mask = rng.random((n, c)) < 0.5
+    mask[np.arange(n), y] = False
+    s[mask] = -np.inf
+    loss, g = fl.multiclass_hinge(s, y, reduction="none", squared=squared)
+    assert np.all(np.isfinite(loss)) and np.all(np.isfinite(g))
+    assert np.all(g[mask] == 0)
+    for i in range(n):
+        keep = ~mask[i]
+        yi = int(np.count_nonzero(keep[: y[i]]))
+        sub = ref.multiclass_hinge(s[i : i + 1, keep], [yi], reduction="none", squared=squared)
+        assert_close(loss[i : i + 1], sub[0], dtype)
+        assert_close(g[i, keep][None], sub[1], dtype)
+
+
+@pytest.mark.parametrize("squared", [False, True])
+@pytest.mark.parametrize("where", ["first", "last", "label", "middle"])
+@pytest.mark.parametrize("c", [3, 17, 40])
+def test_nan_propagates_to_loss(isa, dtype, c, where, squared, rng, assert_close):
+    n = 5
+    s = make_scores(rng, n, c, dtype)
+    y = make_labels(rng, n, c)
+    y[2] = 1
+    col = {"first": 0, "last": c - 1, "label": 1, "middle": c // 2}[where]
+    s[2, col] = np.nan
+    loss, g = fl.multiclass_hinge(s, y, reduction="none", squared=squared)
+    assert np.isnan(loss[2])
+    others = np.array([0, 1, 3, 4])
+    rloss, rg = ref.multiclass_hinge(s[others], y[others], reduction="none", squared=squared)
+    assert_close(loss[others], rloss, dtype)
+    assert_close(g[others], rg, dtype)
+    for reduction in ("sum", "mean"):
+        for grad in (True, False):
+            loss, _ = fl.multiclass_hinge(s, y, reduction=reduction, squared=squared, grad=grad)
+            assert math.isnan(loss)
+
+
+# --------------------------------------------------------------------------
+# Every row length and every label position (vector blocks, tails, lane masks)
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("squared", [False, True])
+def test_every_row_length_and_label_position(isa, dtype, squared, rng, assert_close):
+    for c in list(range(1, 70)) + [127, 128, 129]:
+        s = make_scores(rng, c, c, dtype, scale=1.0)
+        y = np.arange(c)  # row i has its label at column i
+        kw = dict(reduction="none", squared=squared, margin=1.5)
+        loss, g = fl.multiclass_hinge(s, y, **kw)
+        rloss, rg = ref.multiclass_hinge(s, y, **kw)
+        assert_close(loss, rloss, dtype)
+        assert_close(g, rg, dtype)
+        work = s.copy()
+        fl.multiclass_hinge(work, y, out=work, **kw)
+        assert_close(work, rg, dtype)
+        # a NaN anywhere in a row makes that row's loss NaN
+        if c > 1:
+            s_nan = s.copy()
+            s_nan[np.arange(c), (np.arange(c) + 1) % c] = np.nan
+            loss, _ = fl.multiclass_hinge(s_nan, y, **kw)
+            assert np.isnan(loss).all(), c

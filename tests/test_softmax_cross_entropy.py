@@ -1,0 +1,580 @@
+"""fastloss.softmax_cross_entropy against its NumPy twin, finite differences and its invariants."""
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import fastloss as fl
+from fastloss import reference as ref
+
+from _strategies import (
+    HYP,
+    LABEL_DTYPES,
+    REDUCTIONS,
+    central_difference,
+    make_labels,
+    make_scores,
+    problems,
+    total,
+)
+
+
+
+def check_vs_reference(s, y, assert_close, **kw):
+    """fastloss and the reference agree on loss and gradient; types are as documented."""
+    dtype = s.dtype
+    loss, g = fl.softmax_cross_entropy(s, y, **kw)
+    rloss, rg = ref.softmax_cross_entropy(s, y, **kw)
+    if kw.get("reduction", "mean") == "none":
+        assert isinstance(loss, np.ndarray)
+        assert loss.dtype == dtype and loss.shape == (s.shape[0],)
+        assert_close(loss, rloss, dtype)
+    else:
+        assert type(loss) is float
+        assert_close(loss, rloss, dtype)
+    if kw.get("grad", True):
+        assert isinstance(g, np.ndarray)
+        assert g.dtype == dtype and g.shape == s.shape
+        assert_close(g, rg, dtype, scale=max(np.abs(rg).max(initial=0), grad_scale(s, y, **kw)))
+    else:
+        assert g is None
+    return loss, g
+
+
+def grad_scale(s, y, class_weight=None, sample_weight=None, ignore_index=None,
+               reduction="mean", **_):
+    """Magnitude of the terms that make up a gradient entry: max_i w_i (/ Σ w_i for the mean).
+
+    Absolute rounding errors are relative to this, even where the exact gradient
+    is 0 (e.g. C = 1, where p = 1 and every entry cancels to 0).
+    """
+    n, c = s.shape
+    y = np.asarray(y)
+    valid = np.ones(n, bool) if ignore_index is None else y != ignore_index
+    cw = np.ones(c) if class_weight is None else np.asarray(class_weight, float)
+    sw = np.ones(n) if sample_weight is None else np.asarray(sample_weight, float)
+    a = np.where(valid, sw, 0.0) * cw.max()
+    if reduction == "mean":
+        denom = np.sum(np.where(valid, sw * cw[np.where(valid, y, 0)], 0.0))
+        return float(a.max() / denom) if denom > 0 else 0.0
+    return float(a.max())
+
+
+# --------------------------------------------------------------------------
+# Against the reference: sizes, reductions, dtypes, every kernel build
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("c", [1, 2, 3, 17, 100, 1000, 1031])
+@pytest.mark.parametrize("n", [1, 7, 1003])
+def test_matches_reference_sizes(isa, dtype, n, c, reduction, rng, assert_close):
+    s = make_scores(rng, n, c, dtype)
+    y = make_labels(rng, n, c)
+    check_vs_reference(s, y, assert_close, reduction=reduction)
+
+
+def _options(name, rng, n, c, y):
+    """kwargs (and possibly new labels) for one option combination."""
+    cw = rng.uniform(0.0, 2.0, c)
+    cw[rng.random(c) < 0.2] = 0.0
+    sw = rng.uniform(0.0, 3.0, n)
+    sw[rng.random(n) < 0.2] = 0.0
+    y = y.copy()
+    if name == "class_weight":
+        return y, {"class_weight": cw}
+    if name == "sample_weight":
+        return y, {"sample_weight": sw}
+    if name == "both_weights":
+        return y, {"class_weight": cw, "sample_weight": sw}
+    if name == "smoothing":
+        return y, {"label_smoothing": 0.1}
+    if name == "smoothing_full":
+        return y, {"label_smoothing": 1.0}
+    if name == "smoothing_class_weight":
+        return y, {"label_smoothing": 0.25, "class_weight": cw}
+    if name == "smoothing_all_weights":
+        return y, {"label_smoothing": 0.3, "class_weight": cw, "sample_weight": sw}
+    if name == "ignore_class":
+        # ignore_index that is also a valid class: those rows are skipped
+        return y, {"ignore_index": int(y[0])}
+    if name == "ignore_negative":
+        y[rng.random(n) < 0.3] = -100
+        y[0] = -100
+        return y, {"ignore_index": -100}
+    if name == "ignore_everything":
+        y[rng.random(n) < 0.3] = -1
+        y[-1] = -1
+        return y, {
+            "ignore_index": -1,
+            "label_smoothing": 0.2,
+            "class_weight": cw,
+            "sample_weight": sw,
+        }
+    raise AssertionError(name)
+
+
+OPTIONS = [
+    "class_weight",
+    "sample_weight",
+    "both_weights",
+    "smoothing",
+    "smoothing_full",
+    "smoothing_class_weight",
+    "smoothing_all_weights",
+    "ignore_class",
+    "ignore_negative",
+    "ignore_everything",
+]
+
+
+@pytest.mark.parametrize("option", OPTIONS)
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("c", [1, 3, 17, 1031])
+def test_options_match_reference(isa, dtype, c, reduction, option, rng, assert_close):
+    n = 41
+    s = make_scores(rng, n, c, dtype)
+    y, kw = _options(option, rng, n, c, make_labels(rng, n, c))
+    check_vs_reference(s, y, assert_close, reduction=reduction, **kw)
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_large_problem_all_options(isa, dtype, reduction, rng, assert_close):
+    n, c = 1003, 1031
+    s = make_scores(rng, n, c, dtype, scale=5.0)
+    y, kw = _options("ignore_everything", rng, n, c, make_labels(rng, n, c))
+    check_vs_reference(s, y, assert_close, reduction=reduction, **kw)
+
+
+def test_known_values_uniform_scores(isa, dtype):
+    """Equal scores: every row's loss is log C, the gradient (1/C - onehot)/N."""
+    n, c = 5, 7
+    y = np.array([0, 6, 3, 3, 1])
+    loss, g = fl.softmax_cross_entropy(np.zeros((n, c), dtype), y)
+    assert loss == pytest.approx(math.log(c), rel=1e-6)
+    expected = np.full((n, c), 1.0 / c)
+    expected[np.arange(n), y] -= 1.0
+    np.testing.assert_allclose(g, expected / n, rtol=1e-6, atol=1e-7)
+
+
+def test_known_values_docstring_example(isa, dtype):
+    scores = np.array([[2.0, 1.0, 0.1], [0.5, 2.5, 0.3]], dtype)
+    rows = [[2.0, 1.0, 0.1], [0.5, 2.5, 0.3]]
+    expected = [
+        math.log(sum(math.exp(v) for v in row)) - row[label]
+        for row, label in zip(rows, [0, 1])
+    ]
+    loss, g = fl.softmax_cross_entropy(scores, [0, 1], reduction="none")
+    np.testing.assert_allclose(loss, expected, rtol=1e-6)
+    loss, g = fl.softmax_cross_entropy(scores, [0, 1])
+    assert loss == pytest.approx(sum(expected) / 2, rel=1e-6)
+
+
+# --------------------------------------------------------------------------
+# Ignored rows and zero total weight
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("smoothing", [0.0, 0.4])
+def test_every_row_ignored(isa, dtype, reduction, smoothing, rng):
+    n, c = 9, 17
+    s = make_scores(rng, n, c, dtype)
+    y = np.full(n, 4)
+    out = np.full((n, c), np.nan, dtype)
+    loss, g = fl.softmax_cross_entropy(
+        s, y, ignore_index=4, reduction=reduction, label_smoothing=smoothing, out=out
+    )
+    assert g is out
+    assert np.all(g == 0)
+    if reduction == "none":
+        assert loss.dtype == dtype
+        assert np.all(loss == 0)
+    else:
+        assert type(loss) is float and loss == 0.0
+
+
+@pytest.mark.parametrize(
+    "weights",
+    ["zero_sample_weight", "zero_class_weight_of_labels", "zero_class_weight_smoothing"],
+)
+def test_mean_over_zero_total_weight_is_zero(isa, dtype, weights, rng):
+    n, c = 8, 5
+    s = make_scores(rng, n, c, dtype)
+    y = np.array([0, 1, 2, 0, 1, 2, 0, 1])
+    kw = {}
+    if weights == "zero_sample_weight":
+        kw["sample_weight"] = np.zeros(n)
+    else:
+        kw["class_weight"] = np.array([0.0, 0.0, 0.0, 1.0, 2.0])
+        if weights == "zero_class_weight_smoothing":
+            kw["label_smoothing"] = 0.3
+    out = np.full((n, c), np.nan, dtype)
+    loss, g = fl.softmax_cross_entropy(s, y, reduction="mean", out=out, **kw)
+    assert type(loss) is float and loss == 0.0
+    assert g is out and np.all(g == 0)
+    loss, g = fl.softmax_cross_entropy(s, y, reduction="mean", grad=False, **kw)
+    assert loss == 0.0 and g is None
+
+
+def test_ignored_rows_do_not_count_in_mean(isa, dtype, rng, assert_close):
+    n, c = 10, 6
+    s = make_scores(rng, n, c, dtype)
+    y = make_labels(rng, n, c)
+    y_ign = y.copy()
+    y_ign[::2] = -7
+    loss, g = fl.softmax_cross_entropy(s, y_ign, ignore_index=-7)
+    sub_loss, sub_g = fl.softmax_cross_entropy(s[1::2], y[1::2])
+    assert_close(loss, sub_loss, dtype)
+    assert np.all(g[::2] == 0)
+    assert_close(g[1::2], sub_g, dtype)
+
+
+# --------------------------------------------------------------------------
+# Labels of every integer dtype, out=, grad=False, return types
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("label_dtype", LABEL_DTYPES, ids=lambda d: np.dtype(d).name)
+def test_label_dtypes(isa, dtype, label_dtype, rng):
+    n, c = 13, 100
+    s = make_scores(rng, n, c, dtype)
+    y = make_labels(rng, n, c)
+    expected_loss, expected_g = fl.softmax_cross_entropy(s, y.astype(np.int64), reduction="none")
+    loss, g = fl.softmax_cross_entropy(s, y.astype(label_dtype), reduction="none")
+    np.testing.assert_array_equal(loss, expected_loss)
+    np.testing.assert_array_equal(g, expected_g)
+
+
+def test_labels_as_list_and_strided(dtype, rng):
+    n, c = 6, 4
+    s = make_scores(rng, n, c, dtype)
+    y = make_labels(rng, n, c)
+    expected = fl.softmax_cross_entropy(s, y, reduction="none")
+    for labels in (
+        y.tolist(),
+        np.repeat(y, 2)[::2],
+        np.repeat(y.astype(np.int32), 2)[::2],
+        y.astype(">i4"),  # non-native byte order
+        y.astype(">u8"),
+    ):
+        loss, g = fl.softmax_cross_entropy(s, labels, reduction="none")
+        np.testing.assert_array_equal(loss, expected[0])
+        np.testing.assert_array_equal(g, expected[1])
+
+
+@pytest.mark.parametrize("ignore", [None, 2])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_out_is_returned_and_filled(isa, dtype, reduction, ignore, rng):
+    n, c = 11, 19
+    s = make_scores(rng, n, c, dtype)
+    y = make_labels(rng, n, c)
+    expected_loss, expected_g = fl.softmax_cross_entropy(
+        s, y, reduction=reduction, ignore_index=ignore, label_smoothing=0.1
+    )
+    out = np.full((n, c), np.nan, dtype)
+    loss, g = fl.softmax_cross_entropy(
+        s, y, reduction=reduction, ignore_index=ignore, label_smoothing=0.1, out=out
+    )
+    assert g is out
+    np.testing.assert_array_equal(out, expected_g)
+    np.testing.assert_array_equal(loss, expected_loss)
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("c", [1, 3, 17, 1031])
+def test_out_is_scores_in_place(isa, dtype, c, reduction, rng, assert_close):
+    n = 9
+    s = make_scores(rng, n, c, dtype)
+    y = make_labels(rng, n, c)
+    cw = rng.uniform(0.5, 2.0, c)
+    kw = dict(reduction=reduction, label_smoothing=0.2, class_weight=cw)
+    expected_loss, expected_g = ref.softmax_cross_entropy(s, y, **kw)
+    work = s.copy()
+    loss, g = fl.softmax_cross_entropy(work, y, out=work, **kw)
+    assert g is work
+    assert_close(loss, expected_loss, dtype)
+    assert_close(work, expected_g, dtype, scale=max(np.abs(expected_g).max(), grad_scale(s, y, **kw)))
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_grad_false(isa, dtype, reduction, rng, assert_close):
+    n, c = 7, 17
+    s = make_scores(rng, n, c, dtype)
+    y = make_labels(rng, n, c)
+    kw = dict(reduction=reduction, label_smoothing=0.15, sample_weight=rng.uniform(0, 2, n))
+    loss_g, _ = fl.softmax_cross_entropy(s, y, **kw)
+    loss, g = fl.softmax_cross_entropy(s, y, grad=False, **kw)
+    assert g is None
+    assert_close(loss, loss_g, dtype, rtol=1e-12 if dtype == np.float64 else 1e-6)
+    check_vs_reference(s, y, assert_close, grad=False, **kw)
+
+
+def test_scores_as_nested_list():
+    loss, g = fl.softmax_cross_entropy([[0.0, 0.0], [1.0, -1.0]], [0, 1], reduction="none")
+    rloss, rg = ref.softmax_cross_entropy(np.array([[0.0, 0.0], [1.0, -1.0]]), [0, 1], reduction="none")
+    assert g.dtype == np.float64
+    np.testing.assert_allclose(loss, rloss, rtol=1e-12)
+    np.testing.assert_allclose(g, rg, rtol=1e-12, atol=1e-15)
+
+
+def test_sample_weight_semantics(isa, rng):
+    """sum = Σ sw_i L_i and mean = Σ sw_i L_i / Σ cw[y_i] sw_i, with L_i including cw."""
+    n, c = 6, 4
+    s = make_scores(rng, n, c, np.float64)
+    y = np.array([0, 1, 2, 3, 0, 1])
+    cw = np.array([0.5, 1.0, 2.0, 3.0])
+    sw = np.array([1.0, 0.0, 2.0, 0.5, 1.5, 3.0])
+    per_row, _ = fl.softmax_cross_entropy(s, y, reduction="none", class_weight=cw)
+    weighted, _ = fl.softmax_cross_entropy(
+        s, y, reduction="none", class_weight=cw, sample_weight=sw
+    )
+    np.testing.assert_allclose(weighted, sw * per_row, rtol=1e-12)
+    total_sum, _ = fl.softmax_cross_entropy(s, y, reduction="sum", class_weight=cw, sample_weight=sw)
+    assert total_sum == pytest.approx(np.sum(sw * per_row), rel=1e-12)
+    mean, _ = fl.softmax_cross_entropy(s, y, reduction="mean", class_weight=cw, sample_weight=sw)
+    assert mean == pytest.approx(np.sum(sw * per_row) / np.sum(cw[y] * sw), rel=1e-12)
+
+
+# --------------------------------------------------------------------------
+# Gradient against central finite differences (float64)
+# --------------------------------------------------------------------------
+
+FD_OPTIONS = {
+    "plain": {},
+    "class_weight": {"class_weight": np.array([0.5, 2.0, 1.0, 0.0, 1.5])},
+    "sample_weight": {"sample_weight": np.array([1.0, 0.5, 2.0, 0.0])},
+    "smoothing": {"label_smoothing": 0.2},
+    "smoothing_full": {"label_smoothing": 1.0},
+    "smoothing_class_weight": {
+        "label_smoothing": 0.3,
+        "class_weight": np.array([0.5, 2.0, 1.0, 0.0, 1.5]),
+    },
+    "everything": {
+        "label_smoothing": 0.3,
+        "class_weight": np.array([0.5, 2.0, 1.0, 0.1, 1.5]),
+        "sample_weight": np.array([1.0, 0.5, 2.0, 1.5]),
+        "ignore_index": 3,
+    },
+}
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("option", list(FD_OPTIONS))
+def test_gradient_finite_differences(isa, option, reduction, rng):
+    kw = dict(FD_OPTIONS[option], reduction=reduction)
+    s = make_scores(rng, 4, 5, np.float64, scale=1.5)
+    y = np.array([1, 3, 0, 4])
+
+    def f(x):
+        return total(fl.softmax_cross_entropy(x, y, grad=False, **kw)[0])
+
+    _, g = fl.softmax_cross_entropy(s, y, **kw)
+    fd = central_difference(f, s, h=1e-6)
+    np.testing.assert_allclose(g, fd, rtol=1e-6, atol=2e-8)
+
+
+# --------------------------------------------------------------------------
+# Properties (hypothesis)
+# --------------------------------------------------------------------------
+
+
+@HYP
+@given(
+    problem=problems(dtype=np.float64, max_c=40),
+    data=st.data(),
+    reduction=st.sampled_from(REDUCTIONS),
+    smoothing=st.sampled_from([0.0, 0.1, 0.5]),
+)
+def test_row_shift_invariance(isa, problem, data, reduction, smoothing):
+    s, y = problem
+    shift = data.draw(
+        st.lists(st.floats(-1e3, 1e3), min_size=s.shape[0], max_size=s.shape[0]).map(np.array)
+    )
+    kw = dict(reduction=reduction, label_smoothing=smoothing)
+    loss0, g0 = fl.softmax_cross_entropy(s, y, **kw)
+    loss1, g1 = fl.softmax_cross_entropy(s + shift[:, None], y, **kw)
+    np.testing.assert_allclose(loss1, loss0, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(g1, g0, rtol=1e-9, atol=1e-10)
+
+
+@HYP
+@given(
+    problem=problems(dtype=np.float64, max_c=40),
+    data=st.data(),
+    smoothing=st.sampled_from([0.0, 0.2, 1.0]),
+    weighted=st.booleans(),
+)
+def test_gradient_rows_sum_to_zero(isa, problem, data, smoothing, weighted):
+    s, y = problem
+    n, c = s.shape
+    kw = dict(reduction="sum", label_smoothing=smoothing)
+    if weighted:
+        kw["class_weight"] = np.array(data.draw(st.lists(st.floats(0, 3), min_size=c, max_size=c)))
+        kw["sample_weight"] = np.array(data.draw(st.lists(st.floats(0, 3), min_size=n, max_size=n)))
+    _, g = fl.softmax_cross_entropy(s, y, **kw)
+    scale = 1.0 + np.abs(g).max(axis=1)
+    assert np.all(np.abs(g.sum(axis=1)) <= 1e-13 * c * scale), g.sum(axis=1)
+
+
+@HYP
+@given(
+    data=st.data(),
+    dtype=st.sampled_from([np.float32, np.float64]),
+    reduction=st.sampled_from(REDUCTIONS),
+    smoothing=st.sampled_from([0.0, 0.3]),
+)
+def test_finite_input_gives_finite_output(isa, data, dtype, reduction, smoothing):
+    bound = 1e15 if dtype == np.float32 else 1e100
+    s, y = data.draw(problems(dtype=dtype, max_c=40, lo=-bound, hi=bound))
+    loss, g = fl.softmax_cross_entropy(s, y, reduction=reduction, label_smoothing=smoothing)
+    assert np.all(np.isfinite(loss))
+    assert np.all(np.isfinite(g))
+    assert np.all(np.asarray(loss) >= 0)
+
+
+@HYP
+@given(problem=problems(dtype=np.float64, max_c=40, lo=-50, hi=50))
+def test_loss_is_minus_log_softmax_at_label(isa, problem):
+    s, y = problem
+    loss, _ = fl.softmax_cross_entropy(s, y, reduction="none")
+    lp = fl.log_softmax(s)
+    np.testing.assert_allclose(loss, -lp[np.arange(len(y)), y], rtol=1e-9, atol=1e-12)
+
+
+# --------------------------------------------------------------------------
+# Numerical edge cases
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.1])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_float32_huge_logits_match_float64(isa, reduction, smoothing, rng):
+    n, c = 64, 23
+    s = make_scores(rng, n, c, np.float32)
+    big = rng.random((n, c)) < 0.3
+    s[big] = rng.choice(np.array([1e4, -1e4, 9999.5, -9998.0], np.float32), size=big.sum())
+    s[0, :] = 1e4
+    s[1, :] = -1e4
+    s[2, 0], s[2, 1] = 1e4, -1e4
+    y = make_labels(rng, n, c)
+    y[2] = 1  # label at -1e4 while another class is at 1e4: loss ~2e4
+    kw = dict(reduction=reduction, label_smoothing=smoothing)
+    loss32, g32 = fl.softmax_cross_entropy(s, y, **kw)
+    loss64, g64 = ref.softmax_cross_entropy(s.astype(np.float64), y, **kw)
+    assert np.all(np.isfinite(loss32)) and np.all(np.isfinite(g32))
+    np.testing.assert_allclose(loss32, loss64, rtol=1e-6)
+    np.testing.assert_allclose(g32, g64, rtol=1e-5, atol=1e-6 * np.abs(g64).max())
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.3])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_float64_shift_by_1e6(isa, reduction, smoothing, rng):
+    n, c = 20, 37
+    shifted = make_scores(rng, n, c, np.float64) + 1e6
+    base = shifted - 1e6  # exact (Sterbenz), so both arrays hold the same row differences
+    kw = dict(reduction=reduction, label_smoothing=smoothing, class_weight=rng.uniform(0.5, 2, c))
+    y = make_labels(rng, n, c)
+    loss0, g0 = fl.softmax_cross_entropy(base, y, **kw)
+    loss1, g1 = fl.softmax_cross_entropy(shifted, y, **kw)
+    np.testing.assert_allclose(loss1, loss0, rtol=1e-9)
+    np.testing.assert_allclose(g1, g0, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("c", [4, 17, 40])
+def test_minus_inf_masked_classes(isa, dtype, c, rng, assert_close):
+    n = 12
+    s = make_scores(rng, n, c, dtype)
+    y = make_labels(rng, n, c)
+    mask = rng.random((n, c)) < 0.5
+    mask[np.arange(n), y] = False
+    s[mask] = -np.inf
+    cw = rng.uniform(0.5, 2.0, c)
+    for kw in ({}, {"class_weight": cw}):
+        loss, g = fl.softmax_cross_entropy(s, y, reduction="none", **kw)
+        assert np.all(np.isfinite(loss)) and np.all(np.isfinite(g))
+        assert np.all(g[mask] == 0)
+        for i in range(n):
+            keep = ~mask[i]
+            yi = int(np.count_nonzero(keep[: y[i]]))
+            sub = ref.softmax_cross_entropy(
+                s[i : i + 1, keep],
+                [yi],
+                reduction="none",
+                **({"class_weight": cw[keep]} if kw else {}),
+            )
+            assert_close(loss[i : i + 1], sub[0], dtype)
+            assert_close(g[i, keep][None], sub[1], dtype, scale=max(1.0, cw.max()))
+
+
+@pytest.mark.parametrize("c", [2, 5, 16, 33])
+def test_all_but_target_minus_inf_gives_zero(isa, dtype, c):
+    n = 3
+    s = np.full((n, c), -np.inf, dtype)
+    y = np.array([0, c - 1, c // 2])
+    s[np.arange(n), y] = np.array([3.5, -1e4, 0.0], dtype)
+    for reduction in REDUCTIONS:
+        loss, g = fl.softmax_cross_entropy(s, y, reduction=reduction)
+        np.testing.assert_allclose(loss, 0.0, atol=1e-12)
+        np.testing.assert_allclose(g, 0.0, atol=1e-12)
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.2])
+@pytest.mark.parametrize("where", ["first", "last", "label", "middle"])
+@pytest.mark.parametrize("c", [3, 17, 40])
+def test_nan_propagates_to_loss(isa, dtype, c, where, smoothing, rng, assert_close):
+    n = 5
+    s = make_scores(rng, n, c, dtype)
+    y = make_labels(rng, n, c)
+    y[2] = 1
+    col = {"first": 0, "last": c - 1, "label": 1, "middle": c // 2}[where]
+    s[2, col] = np.nan
+    loss, g = fl.softmax_cross_entropy(s, y, reduction="none", label_smoothing=smoothing)
+    assert np.isnan(loss[2])
+    others = np.array([0, 1, 3, 4])
+    rloss, rg = ref.softmax_cross_entropy(
+        s[others], y[others], reduction="none", label_smoothing=smoothing
+    )
+    assert_close(loss[others], rloss, dtype)
+    assert_close(g[others], rg, dtype)
+    for reduction in ("sum", "mean"):
+        loss, _ = fl.softmax_cross_entropy(s, y, reduction=reduction, label_smoothing=smoothing)
+        assert math.isnan(loss)
+        loss, _ = fl.softmax_cross_entropy(
+            s, y, reduction=reduction, label_smoothing=smoothing, grad=False
+        )
+        assert math.isnan(loss)
+
+
+# --------------------------------------------------------------------------
+# Every row length, label position and position of the maximum
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.2])
+def test_every_row_length_and_label_position(isa, dtype, smoothing, rng, assert_close):
+    for c in list(range(1, 70)) + [127, 128, 129]:
+        s = make_scores(rng, c, c, dtype, scale=1.0)
+        s[np.arange(c), np.arange(c)] += 6.0  # the row maximum at column i in row i
+        y = (np.arange(c) * 7 + 3) % c
+        kw = dict(reduction="none", label_smoothing=smoothing)
+        loss, g = fl.softmax_cross_entropy(s, y, **kw)
+        rloss, rg = ref.softmax_cross_entropy(s, y, **kw)
+        assert_close(loss, rloss, dtype)
+        assert_close(g, rg, dtype, scale=1.0)
+        work = s.copy()
+        fl.softmax_cross_entropy(work, y, out=work, **kw)
+        assert_close(work, rg, dtype, scale=1.0)
+        s_nan = s.copy()
+        s_nan[np.arange(c), np.arange(c)] = np.nan  # NaN at every position, once per row
+        loss, _ = fl.softmax_cross_entropy(s_nan, y, **kw)
+        assert np.isnan(loss).all(), c
+        if smoothing == 0.0:
+            masked = np.full((c, c), -np.inf, dtype)
+            masked[np.arange(c), y] = s[np.arange(c), y]
+            loss, g = fl.softmax_cross_entropy(masked, y, **kw)
+            np.testing.assert_allclose(loss, 0.0, atol=1e-12)
+            np.testing.assert_allclose(g, 0.0, atol=1e-12)
