@@ -377,3 +377,21 @@ def test_out_equal_to_a_copy_of_scores_is_fine(name):
     result = ALL[name](*_call(name, s, y), out=out)
     got = result[1] if name in LOSSES else result
     assert got is out
+
+
+def test_ignore_index_out_of_int64_range_names_the_argument(rng):
+    scores = rng.normal(size=(4, 3))
+    with pytest.raises(ValueError, match="ignore_index"):
+        fl.softmax_cross_entropy(scores, [0, 1, 2, 0], ignore_index=2**70)
+
+
+@pytest.mark.parametrize("fn", [fl.softmax_cross_entropy, fl.multiclass_hinge])
+def test_byte_swapped_scores_are_accepted(fn, rng):
+    scores = rng.normal(size=(5, 4))
+    y = rng.integers(0, 4, 5)
+    swapped = scores.astype(scores.dtype.newbyteorder(">" if np.little_endian else "<"))
+    loss, grad = fn(swapped, y)
+    expected_loss, expected_grad = fn(scores, y)
+    assert loss == expected_loss
+    np.testing.assert_array_equal(grad, expected_grad)
+    assert grad.dtype.isnative

@@ -14,6 +14,7 @@ REDUCTIONS = {"none": 0, "sum": 1, "mean": 2}
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 _LABEL_DTYPES = (np.dtype(np.int32), np.dtype(np.int64))
 _INT64_MAX = np.iinfo(np.int64).max
+_INT64_MIN = np.iinfo(np.int64).min
 
 
 def scores_2d(scores, name="scores"):
@@ -23,6 +24,8 @@ def scores_2d(scores, name="scores"):
     memory); read-only input is used as it is.
     """
     arr = np.asarray(scores)
+    if arr.dtype.kind == "f" and not arr.dtype.isnative and arr.dtype.newbyteorder("=") in _FLOAT_DTYPES:
+        arr = arr.astype(arr.dtype.newbyteorder("="))  # byte-swapped input: one native copy
     if arr.dtype not in _FLOAT_DTYPES:
         raise TypeError(
             f"{name} must be a float32 or float64 array, got dtype {arr.dtype}"
@@ -82,9 +85,12 @@ def optional_index(value, name):
     if value is None:
         return None
     try:
-        return operator.index(value)
+        index = operator.index(value)
     except TypeError:
         raise TypeError(f"{name} must be an integer or None, got {value!r}") from None
+    if not _INT64_MIN <= index <= _INT64_MAX:
+        raise ValueError(f"{name} must fit in a 64-bit integer, got {value!r}")
+    return index
 
 
 def weights(w, length, name, what):
