@@ -578,3 +578,26 @@ def test_every_row_length_and_label_position(isa, dtype, smoothing, rng, assert_
             loss, g = fl.softmax_cross_entropy(masked, y, **kw)
             np.testing.assert_allclose(loss, 0.0, atol=1e-12)
             np.testing.assert_allclose(g, 0.0, atol=1e-12)
+
+
+@pytest.mark.parametrize("ignored", [False, True])
+def test_log_of_row_sums_is_accurate(isa, ignored):
+    """Uniform scores: every row's loss is exactly log C.
+
+    Exercises the batched vector log of the row sums across many mantissas and
+    binades (C = 1 ... 3000), every position within a block of rows, and
+    blocks with ignored rows.
+    """
+    cs = np.unique(np.geomspace(1, 3000, 300).astype(int))
+    for c in cs:
+        n = 11
+        y = np.arange(n) % c
+        if ignored:
+            y[3] = -1
+        loss, _ = fl.softmax_cross_entropy(
+            np.zeros((n, c)), y, reduction="none", ignore_index=-1 if ignored else None
+        )
+        expected = np.full(n, math.log(c))
+        if ignored:
+            expected[3] = 0.0
+        np.testing.assert_allclose(loss, expected, rtol=4 * np.finfo(np.float64).eps, atol=0)

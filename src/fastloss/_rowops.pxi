@@ -16,6 +16,7 @@ cdef extern from "_simd_rows.h":
     double fl_row_exp_sum_f64(const double* x, double shift, double* out, Py_ssize_t n) noexcept nogil
     void fl_row_affine_f32(const float* x, float a, float b, float* out, Py_ssize_t n) noexcept nogil
     void fl_row_affine_f64(const double* x, double a, double b, double* out, Py_ssize_t n) noexcept nogil
+    void fl_log8_f64(const double* x, double* out) noexcept nogil
     double fl_row_hinge_f32(const float* s, float* g, Py_ssize_t n, Py_ssize_t y, float delta,
                             int squared, float gs) noexcept nogil
     double fl_row_hinge_f64(const double* s, double* g, Py_ssize_t n, Py_ssize_t y,
@@ -23,6 +24,7 @@ cdef extern from "_simd_rows.h":
 
 cdef enum:
     LANES = 16
+    ROW_BLOCK = 8   # rows per fl_log8_f64 call
 
 
 cdef inline floating row_max(const floating* x, Py_ssize_t n) noexcept nogil:

@@ -61,8 +61,12 @@ def softmax_cross_entropy(const floating[:, ::1] scores, const label_t[::1] y,
     cdef double eps = label_smoothing
     cdef double denom = 0.0, scale = 1.0, total = 0.0
     cdef double wc_total = <double>c
-    cdef double cwy, swi, log_sum, row_loss, shifted, gs, a
-    cdef Py_ssize_t bad, yi
+    cdef double cwy, swi, row_loss, gs
+    cdef double sums[ROW_BLOCK]
+    cdef double logs[ROW_BLOCK]
+    cdef double bases[ROW_BLOCK]
+    cdef double shifts[ROW_BLOCK]
+    cdef Py_ssize_t bad, yi, blk, i0, r, nb
     cdef floating m
     cdef const floating* s
     cdef floating* g = NULL
@@ -93,51 +97,69 @@ def softmax_cross_entropy(const floating[:, ::1] scores, const label_t[::1] y,
         scale = 1.0 / denom
 
     with nogil:
-        for i in range(n):
-            yi = <Py_ssize_t>y[i]
-            if has_grad:
-                g = &grad[i, 0]
-            if use_ignore and y[i] == ignore_index:
-                if has_grad:
-                    row_fill(g, <floating>0, c)
-                if has_loss_out:
-                    loss_out[i] = 0
-                continue
-            s = &scores[i, 0]
-            cwy = cw[yi] if cw != NULL else 1.0
-            swi = sw[i] if sw != NULL else 1.0
-            m = row_max(s, c)
-            # Everything read from the scores row is read before the gradient
-            # row is written, so grad may alias scores.
-            row_loss = <double>m - <double>s[yi]
-            if smooth:
-                shifted = row_shifted_sum(s, <double>m, cw, c)
-            if has_grad:
-                log_sum = row_exp_sum_store(s, m, g, c)
-            else:
-                log_sum = row_exp_sum(s, m, c)
-            a = 1.0 / log_sum
-            log_sum = log(log_sum)
-            # -log p_y = log Σ exp(s - m) + m - s_y
-            row_loss = (1.0 - eps) * cwy * (log_sum + row_loss)
-            if smooth:
-                # Σ_k cw_k (-log p_k) = W_c · log Σ exp(s - m) - Σ_k cw_k (s_k - m)
-                row_loss += eps / c * (wc_total * log_sum - shifted)
-            row_loss *= swi
-            total += row_loss
-            if has_loss_out:
-                loss_out[i] = <floating>row_loss
-            if has_grad:
-                # d/ds_j = w [((1-ε) cw_y + ε W_c / C) p_j - (1-ε) cw_y [j=y] - ε/C cw_j]
-                gs = scale * swi
-                row_affine(g, <floating>(gs * ((1.0 - eps) * cwy + eps * wc_total / c) * a), 0, g, c)
-                g[yi] -= <floating>(gs * (1.0 - eps) * cwy)
+        # Rows go in blocks of ROW_BLOCK: first each row's max and exp-and-sum
+        # (exp stored into the gradient row), then the block's logs in one
+        # vector call (a libm log per row costs more than a short row), then
+        # each row's loss and gradient scaling, while the rows are in cache.
+        for blk in range((n + ROW_BLOCK - 1) // ROW_BLOCK):
+            i0 = blk * ROW_BLOCK
+            nb = min(ROW_BLOCK, n - i0)
+            for r in range(ROW_BLOCK):
+                sums[r] = 1.0
+            for r in range(nb):
+                i = i0 + r
+                yi = <Py_ssize_t>y[i]
+                if use_ignore and y[i] == ignore_index:
+                    continue
+                s = &scores[i, 0]
+                m = row_max(s, c)
+                # Everything read from the scores row is read before the
+                # gradient row is written, so grad may alias scores.
+                bases[r] = <double>m - <double>s[yi]
                 if smooth:
-                    if cw == NULL:
-                        smooth_grad = <floating>(gs * eps / c)
-                        for k in range(c):
-                            g[k] -= smooth_grad
-                    else:
-                        for k in range(c):
-                            g[k] -= <floating>(gs * eps / c * cw[k])
+                    shifts[r] = row_shifted_sum(s, <double>m, cw, c)
+                # The C primitives are called directly, not through the fused
+                # wrappers of _rowops.pxi, so that they inline into this loop
+                # and their vector constants are loaded once.
+                if floating is float:
+                    sums[r] = fl_row_exp_sum_f32(s, m, &grad[i, 0] if has_grad else NULL, c)
+                else:
+                    sums[r] = fl_row_exp_sum_f64(s, m, &grad[i, 0] if has_grad else NULL, c)
+            fl_log8_f64(sums, logs)
+            for r in range(nb):
+                i = i0 + r
+                yi = <Py_ssize_t>y[i]
+                if has_grad:
+                    g = &grad[i, 0]
+                if use_ignore and y[i] == ignore_index:
+                    if has_grad:
+                        row_fill(g, <floating>0, c)
+                    if has_loss_out:
+                        loss_out[i] = 0
+                    continue
+                cwy = cw[yi] if cw != NULL else 1.0
+                swi = sw[i] if sw != NULL else 1.0
+                # -log p_y = log Σ exp(s - m) + m - s_y
+                row_loss = (1.0 - eps) * cwy * (logs[r] + bases[r])
+                if smooth:
+                    # Σ_k cw_k (-log p_k) = W_c · log Σ exp(s - m) - Σ_k cw_k (s_k - m)
+                    row_loss += eps / c * (wc_total * logs[r] - shifts[r])
+                row_loss *= swi
+                total += row_loss
+                if has_loss_out:
+                    loss_out[i] = <floating>row_loss
+                if has_grad:
+                    # d/ds_j = w [((1-ε) cw_y + ε W_c / C) p_j - (1-ε) cw_y [j=y] - ε/C cw_j]
+                    gs = scale * swi
+                    row_affine(g, <floating>(gs * ((1.0 - eps) * cwy + eps * wc_total / c) / sums[r]),
+                               0, g, c)
+                    g[yi] -= <floating>(gs * (1.0 - eps) * cwy)
+                    if smooth:
+                        if cw == NULL:
+                            smooth_grad = <floating>(gs * eps / c)
+                            for k in range(c):
+                                g[k] -= smooth_grad
+                        else:
+                            for k in range(c):
+                                g[k] -= <floating>(gs * eps / c * cw[k])
     return -1, total * scale
