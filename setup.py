@@ -65,6 +65,10 @@ class BuildExt(build_ext):
                     ext.extra_compile_args.append("-fopt-info-vec-optimized")
             else:
                 ext.extra_compile_args = ["/Od"] if DEBUG else ["/O2"]
+            # Recorded in the module for fastloss.show_config(): what it was built with.
+            flags = " ".join(ext.extra_compile_args).replace("\\", "/").replace('"', "'")
+            ext.define_macros.append(("FL_BUILD_CFLAGS", f'"{flags}"'))
+            ext.define_macros.append(("FL_BUILD_DEBUG", "1" if DEBUG else "0"))
         super().build_extensions()
 
 

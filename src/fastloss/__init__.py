@@ -10,6 +10,7 @@ Cython kernels; ``fastloss.reference`` holds a plain NumPy twin of each.
 1.098612
 """
 
+from ._config import show_config
 from ._dispatch import isa as _isa
 from ._version import __version__
 from .losses import log_softmax, multiclass_hinge, softmax, softmax_cross_entropy
@@ -18,6 +19,7 @@ __all__ = [
     "__version__",
     "kernel_isa",
     "log_softmax",
+    "show_config",
     "multiclass_hinge",
     "softmax",
     "softmax_cross_entropy",

@@ -2,6 +2,11 @@
 
 Commands
 --------
+``info``
+    Print the version and configuration (``fastloss.show_config()``): the
+    kernel build in use and how it was chosen, the builds this CPU can run,
+    the compiler and flags, OpenMP state.  ``--json`` for machine reading.
+
 ``bench`` (the default when no command is given)
     Time every kernel -- ``softmax_cross_entropy``, ``multiclass_hinge``,
     ``softmax``, ``log_softmax`` -- against its plain-NumPy twin in
@@ -183,7 +188,25 @@ def build_parser():
         "--json", metavar="FILE", help="also write every figure, with versions, to FILE as JSON"
     )
     bench.set_defaults(func=cmd_bench)
+
+    info = commands.add_parser(
+        "info",
+        help="print the version, the kernel build in use, compiler, flags and OpenMP state",
+        description="Print fastloss's version and configuration (as fastloss.show_config()).",
+    )
+    info.add_argument("--json", action="store_true", help="print it as JSON instead")
+    info.set_defaults(func=cmd_info)
     return parser
+
+
+def cmd_info(args):
+    from ._config import show_config
+
+    if args.json:
+        print(json.dumps(show_config(mode="dicts"), indent=2))
+    else:
+        show_config()
+    return 0
 
 
 def main(argv=None):

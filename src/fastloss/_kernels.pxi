@@ -9,6 +9,49 @@ from libc.stdint cimport int32_t, int64_t
 
 include "_rowops.pxi"
 
+cdef extern from *:
+    """
+    #ifndef FL_BUILD_CFLAGS
+    #define FL_BUILD_CFLAGS ""
+    #endif
+    #ifndef FL_BUILD_DEBUG
+    #define FL_BUILD_DEBUG 0
+    #endif
+    #define FL_STR2(x) #x
+    #define FL_STR(x) FL_STR2(x)
+    #if defined(__clang__)
+    #define FL_COMPILER "clang " __clang_version__
+    #elif defined(__GNUC__)
+    #define FL_COMPILER "gcc " __VERSION__
+    #elif defined(_MSC_VER)
+    #define FL_COMPILER "msvc " FL_STR(_MSC_VER)
+    #else
+    #define FL_COMPILER "unknown"
+    #endif
+    #if defined(__AVX512F__)
+    #define FL_VECTOR_BITS 512
+    #elif defined(__AVX__)
+    #define FL_VECTOR_BITS 256
+    #else
+    #define FL_VECTOR_BITS 128
+    #endif
+    """
+    const char* FL_BUILD_CFLAGS
+    const char* FL_COMPILER
+    int FL_BUILD_DEBUG
+    int FL_VECTOR_BITS
+
+
+def build_info():
+    """How this kernel build was compiled: compiler, flags, vector width, debug checks."""
+    return {
+        "compiler": FL_COMPILER.decode("utf-8", "replace"),
+        "cflags": FL_BUILD_CFLAGS.decode("utf-8", "replace"),
+        "vector_bits": FL_VECTOR_BITS,
+        "debug_checks": bool(FL_BUILD_DEBUG),
+        "openmp": False,
+    }
+
 ctypedef fused label_t:
     int32_t
     int64_t
