@@ -527,18 +527,19 @@ FL_INLINE fl_vf fl_f32_log1p_unit(fl_vf e)
     return (s * z) * p + (s + s);
 }
 
-/* σ(x) = 1/(1 + e^{-x}); sets *comp = 1 - σ(x) = σ(-x) and *e = e^{-|x|}.  Both from one
- * division by 1 + e^{-|x|} with e^{-|x|} in (0, 1]: never overflows, never cancels, and
- * 0 or 1 come out only where the true value rounds there.  NaN passes. */
+/* σ(x) = 1/(1 + e^{-x}); sets *comp = 1 - σ(x) = σ(-x) and *e = e^{-|x|}.  From one
+ * division, σ(-|x|) = e^{-|x|} / (1 + e^{-|x|}) with e^{-|x|} in (0, 1] (never overflows),
+ * and σ(|x|) = 1 - σ(-|x|) (not 1/(1 + e), which rounds to 1 too early): 0 or 1 come out
+ * only where the true value rounds there.  NaN passes. */
 FL_INLINE fl_vf fl_f32_sigmoid2(fl_vf x, fl_vf *comp, fl_vf *e_out)
 {
     fl_vf e = fl_f32_exp(-fl_f32_abs(x));
-    fl_vf r = 1.0f / (1.0f + e);
-    fl_vf er = e * r;
+    fl_vf small = e / (1.0f + e);   /* σ(-|x|), in (0, 1/2] */
+    fl_vf large = 1.0f - small;     /* σ(|x|): rounds to 1 exactly where the true value does */
     fl_vi pos = x >= 0.0f;
-    *comp = fl_f32_select(pos, er, r);
+    *comp = fl_f32_select(pos, small, large);
     *e_out = e;
-    return fl_f32_select(pos, r, er);
+    return fl_f32_select(pos, large, small);
 }
 
 /* out[j] = σ(x[j]) (out may be x). */
@@ -783,18 +784,19 @@ FL_INLINE fl_vd fl_f64_log1p_unit(fl_vd e)
     return (s * z) * p + (s + s);
 }
 
-/* σ(x) = 1/(1 + e^{-x}); sets *comp = 1 - σ(x) = σ(-x) and *e = e^{-|x|}.  Both from one
- * division by 1 + e^{-|x|} with e^{-|x|} in (0, 1]: never overflows, never cancels, and
- * 0 or 1 come out only where the true value rounds there.  NaN passes. */
+/* σ(x) = 1/(1 + e^{-x}); sets *comp = 1 - σ(x) = σ(-x) and *e = e^{-|x|}.  From one
+ * division, σ(-|x|) = e^{-|x|} / (1 + e^{-|x|}) with e^{-|x|} in (0, 1] (never overflows),
+ * and σ(|x|) = 1 - σ(-|x|) (not 1/(1 + e), which rounds to 1 too early): 0 or 1 come out
+ * only where the true value rounds there.  NaN passes. */
 FL_INLINE fl_vd fl_f64_sigmoid2(fl_vd x, fl_vd *comp, fl_vd *e_out)
 {
     fl_vd e = fl_f64_exp(-fl_f64_abs(x));
-    fl_vd r = 1.0 / (1.0 + e);
-    fl_vd er = e * r;
+    fl_vd small = e / (1.0 + e);   /* σ(-|x|), in (0, 1/2] */
+    fl_vd large = 1.0 - small;     /* σ(|x|): rounds to 1 exactly where the true value does */
     fl_vl pos = x >= 0.0;
-    *comp = fl_f64_select(pos, er, r);
+    *comp = fl_f64_select(pos, small, large);
     *e_out = e;
-    return fl_f64_select(pos, r, er);
+    return fl_f64_select(pos, large, small);
 }
 
 /* out[j] = σ(x[j]) (out may be x). */
@@ -1044,10 +1046,10 @@ FL_ROW_SCALAR(double, f64, fl_exp)
 #define FL_BINARY_SCALAR(T, SUF, EXP)                                                       \
     static inline T fl_sigmoid2_##SUF(T x, T *comp, T *e_out)                               \
     {                                                                                       \
-        T e = EXP(-fabs(x)), r = 1 / (1 + e), er = e * r;                                   \
-        *comp = x >= 0 ? er : r;                                                            \
+        T e = EXP(-fabs(x)), small = e / (1 + e), large = 1 - small;                        \
+        *comp = x >= 0 ? small : large;                                                     \
         *e_out = e;                                                                         \
-        return x >= 0 ? r : er;                                                             \
+        return x >= 0 ? large : small;                                                      \
     }                                                                                       \
     static inline void fl_sigmoid_##SUF(const T *x, T *out, ptrdiff_t n)                    \
     {                                                                                       \

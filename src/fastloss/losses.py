@@ -142,17 +142,17 @@ def softmax_cross_entropy(
 
     **Soft targets.**  When ``y`` is a float array of shape (N, C), each row
     :math:`t_i` is a probability distribution over the classes (entries
-    :math:`\ge 0` summing to 1 within ``1e-4``; anything else is an error) and
+    :math:`\\ge 0` summing to 1 within ``1e-4``; anything else is an error) and
 
     .. math::
 
-        L_i = -\sum_k c_k\, t'_{ik} \log p_{ik}, \qquad
-        t'_i = (1-\varepsilon)\, t_i + \varepsilon / C, \qquad
-        \frac{\partial L_i}{\partial s_{ij}} = p_{ij} \sum_k c_k t'_{ik} - c_j t'_{ij}
+        L_i = -\\sum_k c_k\\, t'_{ik} \\log p_{ik}, \\qquad
+        t'_i = (1-\\varepsilon)\\, t_i + \\varepsilon / C, \\qquad
+        \\frac{\\partial L_i}{\\partial s_{ij}} = p_{ij} \\sum_k c_k t'_{ik} - c_j t'_{ij}
 
     (a term with :math:`c_k t'_{ik} = 0` counts 0, so a ``-inf`` score without
     target mass costs nothing).  ``"none"`` gives :math:`(u_i L_i)`, ``"sum"``
-    :math:`\sum_i u_i L_i` and ``"mean"`` :math:`\sum_i u_i L_i / \sum_i u_i`:
+    :math:`\\sum_i u_i L_i` and ``"mean"`` :math:`\\sum_i u_i L_i / \\sum_i u_i`:
     class weights scale the terms but, as in torch, do not enter the mean's
     denominator (N without sample weights).  This is exactly
     ``torch.nn.functional.cross_entropy(scores, targets, weight=class_weight,
@@ -294,12 +294,12 @@ def multiclass_hinge(
 
     ``variant="crammer_singer"`` charges only the most violating wrong class:
 
-    .. math:: L_i = \max\big(0,\ \Delta + \max_{j \ne y_i} s_{ij} - s_{i,y_i}\big)
+    .. math:: L_i = \\max\\big(0,\\ \\Delta + \\max_{j \\ne y_i} s_{ij} - s_{i,y_i}\\big)
 
     (squared when ``squared=True``), with the same weights and reductions.
     When several wrong classes tie for the maximum, the lowest index
     :math:`j^*` is used: the gradient is :math:`+1` at :math:`j^*` and
-    :math:`-1` at :math:`y_i` where the hinge is active (:math:`\pm 2h` when
+    :math:`-1` at :math:`y_i` where the hinge is active (:math:`\\pm 2h` when
     squared), 0 at the kink, a valid subgradient either way.  A NaN score
     makes its row's loss and whole gradient row NaN.  With C = 1 the loss is
     0.  This is ``optax.losses.multiclass_hinge_loss(scores, y)`` (margin 1)

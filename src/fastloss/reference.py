@@ -269,10 +269,11 @@ def _crammer_singer(scores, y, margin, squared, reduction, class_weight, sample_
 
 
 def sigmoid(x, *, out=None):
-    """σ(x) = 1 / (1 + exp(-x)), as exp(-|x|) over 1 + exp(-|x|) so nothing overflows."""
+    """σ(x) = 1 / (1 + exp(-x)), via σ(-|x|) = exp(-|x|) / (1 + exp(-|x|)) so nothing overflows."""
     x = np.asarray(x)
-    e = np.exp(-np.abs(x))
-    result = np.where(x >= 0, 1, e) / (1 + e)
+    small = np.exp(-np.abs(x))
+    small /= 1 + small  # σ(-|x|)
+    result = np.where(x >= 0, 1 - small, small)
     if out is not None:
         np.copyto(out, result)
         return out
