@@ -208,7 +208,7 @@ def softmax_cross_entropy(
     s = v.scores_2d(scores)
     n, c = s.shape
     y_arr = np.asarray(y)
-    soft = y_arr.dtype.kind == "f"
+    soft = y_arr.dtype.kind == "f" and y_arr.ndim == 2  # float labels of shape (N,): TypeError below
     if soft:
         if y_arr.shape != (n, c):
             raise ValueError(
