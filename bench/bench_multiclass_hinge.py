@@ -27,3 +27,16 @@ IMPLS = {
 @pytest.mark.parametrize("impl", list(IMPLS))
 def test_multiclass_hinge(bench, case, impl):
     bench(FUNCTION, impl, IMPLS[impl](case))
+
+
+CS_IMPLS = {
+    "fastloss": lambda c: functools.partial(
+        fastloss.multiclass_hinge, c.scores, c.y, out=c.out, variant="crammer_singer"),
+    "reference": lambda c: functools.partial(reference.multiclass_hinge, c.scores, c.y, variant="crammer_singer"),
+    "floor_np.copyto": lambda c: functools.partial(np.copyto, c.out, c.scores),
+}
+
+
+@pytest.mark.parametrize("impl", list(CS_IMPLS))
+def test_multiclass_hinge_crammer_singer(bench, case, impl):
+    bench(FUNCTION + "[crammer_singer]", impl, CS_IMPLS[impl](case))

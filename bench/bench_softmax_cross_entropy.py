@@ -12,6 +12,8 @@ import pytest
 import fastloss
 from fastloss import reference
 
+from conftest import soft_targets
+
 FUNCTION = "softmax_cross_entropy"
 
 IMPLS = {
@@ -27,3 +29,16 @@ IMPLS = {
 @pytest.mark.parametrize("impl", list(IMPLS))
 def test_softmax_cross_entropy(bench, case, impl):
     bench(FUNCTION, impl, IMPLS[impl](case))
+
+
+SOFT_IMPLS = {
+    "fastloss": lambda c, t: functools.partial(fastloss.softmax_cross_entropy, c.scores, t, out=c.out),
+    "reference": lambda c, t: functools.partial(reference.softmax_cross_entropy, c.scores, t),
+    "floor_np.exp": lambda c, t: functools.partial(np.exp, c.scores, out=c.out),
+}
+
+
+@pytest.mark.parametrize("impl", list(SOFT_IMPLS))
+def test_softmax_cross_entropy_soft_targets(bench, case, impl):
+    t = soft_targets(case.scores.shape, case.scores.dtype.name)
+    bench(FUNCTION + "[soft]", impl, SOFT_IMPLS[impl](case, t))

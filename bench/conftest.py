@@ -123,3 +123,36 @@ def pytest_report_header(config):
         f"fastloss {fastloss.__version__}, kernel ISA {fastloss.kernel_isa()}, "
         f"numpy {np.__version__}"
     )
+
+
+#: Size of the binary (elementwise) cases.
+BINARY_N = 1_000_000
+
+
+@functools.lru_cache(maxsize=None)
+def binary_inputs(n, dtype_name, seed=0):
+    """(N,) scores ~ 3·N(0, 1) and int64 labels in {0, 1}, seeded; read-only, shared."""
+    rng = np.random.default_rng(seed)
+    scores = (3.0 * rng.standard_normal(n)).astype(dtype_name)
+    y = rng.integers(0, 2, size=n, dtype=np.int64)
+    scores.flags.writeable = False
+    y.flags.writeable = False
+    return scores, y
+
+
+@pytest.fixture
+def binary_case(dtype):
+    """(scores, y01, out) for N = BINARY_N: out is a preallocated buffer like scores."""
+    scores, y = binary_inputs(BINARY_N, dtype.name)
+    return scores, y, np.empty_like(scores)
+
+
+@functools.lru_cache(maxsize=None)
+def soft_targets(shape, dtype_name, seed=1):
+    """(N, C) soft targets: the softmax of random scores, one distribution per row; read-only."""
+    rng = np.random.default_rng(seed)
+    z = rng.standard_normal(shape)
+    t = np.exp(z - z.max(axis=1, keepdims=True))
+    t = (t / t.sum(axis=1, keepdims=True)).astype(dtype_name)
+    t.flags.writeable = False
+    return t

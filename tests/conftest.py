@@ -5,7 +5,7 @@ Fixtures
 rng       a fresh, seeded numpy Generator per test
 dtype     parametrised over float32 and float64
 isa       parametrised over every kernel build this CPU can run; while the test
-          runs, the public wrappers (fastloss.losses._k) call that build
+          runs, the public wrappers (fastloss.losses._k, fastloss.binary._k) call that build
 tol       tol(dtype) -> dict(rtol=..., atol=...) for kernel-vs-reference checks
 assert_close
           assert_close(actual, expected, dtype, scale=None): elementwise
@@ -18,6 +18,7 @@ import pytest
 
 import fastloss
 import fastloss._dispatch as dispatch
+import fastloss.binary as binary
 import fastloss.losses as losses
 
 AVAILABLE_ISAS = dispatch.available_isas()
@@ -44,6 +45,7 @@ def isa(request, monkeypatch):
     """Route the public API through one instruction-set build of the kernels."""
     module = dispatch.load(request.param)
     monkeypatch.setattr(losses, "_k", module)
+    monkeypatch.setattr(binary, "_k", module)
     return request.param
 
 

@@ -5,10 +5,11 @@ import doctest
 import pytest
 
 import fastloss
+import fastloss.binary
 import fastloss.losses
 
 
-@pytest.mark.parametrize("module", [fastloss, fastloss.losses], ids=lambda m: m.__name__)
+@pytest.mark.parametrize("module", [fastloss, fastloss.losses, fastloss.binary], ids=lambda m: m.__name__)
 def test_docstring_examples(module):
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE, verbose=False)
     assert result.attempted > 0

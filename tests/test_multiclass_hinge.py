@@ -453,3 +453,92 @@ def test_every_row_length_and_label_position(isa, dtype, squared, rng, assert_cl
             s_nan[np.arange(c), (np.arange(c) + 1) % c] = np.nan
             loss, _ = fl.multiclass_hinge(s_nan, y, **kw)
             assert np.isnan(loss).all(), c
+
+
+# --------------------------------------------------------------------------
+# Crammer–Singer variant
+# --------------------------------------------------------------------------
+
+CS = {"variant": "crammer_singer"}
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("c", [1, 2, 3, 17, 100, 1031])
+@pytest.mark.parametrize("n", [1, 7, 301])
+def test_crammer_singer_matches_reference(isa, dtype, n, c, reduction, rng, assert_close):
+    s = make_scores(rng, n, c, dtype, scale=1.0)
+    y = make_labels(rng, n, c)
+    for option in ("sample_weight", "both_weights", "margin0", "margin2.5", "squared", "squared_everything"):
+        check_vs_reference(s, y, assert_close, reduction=reduction, **CS, **_options(option, rng, n, c))
+    check_vs_reference(s, y, assert_close, reduction=reduction, grad=False, **CS)
+
+
+def test_crammer_singer_every_row_length_and_label_position(isa, dtype, rng, assert_close):
+    for c in list(range(1, 40)) + [127, 128, 129]:
+        s = np.round(make_scores(rng, c, c, dtype, scale=1.0))  # many ties
+        y = np.arange(c)
+        for squared in (False, True):
+            kw = dict(reduction="none", squared=squared, margin=1.5, **CS)
+            loss, g = fl.multiclass_hinge(s, y, **kw)
+            rloss, rg = ref.multiclass_hinge(s, y, **kw)
+            assert_close(loss, rloss, dtype)
+            np.testing.assert_array_equal(g, rg)  # the same j* on ties
+            work = s.copy()
+            fl.multiclass_hinge(work, y, out=work, **kw)
+            np.testing.assert_array_equal(work, rg)
+
+
+def test_crammer_singer_ties_pick_the_lowest_index(isa, dtype):
+    s = np.array([[0.0, 2.0, 5.0, 2.0, 5.0], [1.0, 1.0, 1.0, 1.0, 1.0]], dtype)
+    loss, g = fl.multiclass_hinge(s, [1, 4], reduction="none", **CS)
+    np.testing.assert_array_equal(loss, [4.0, 1.0])
+    np.testing.assert_array_equal(g, [[0, -1, 1, 0, 0], [1, 0, 0, 0, -1]])
+    # at the kink the subgradient is 0
+    loss, g = fl.multiclass_hinge(np.array([[3.0, 2.0, 1.0]], dtype), [0], **CS)
+    assert loss == 0 and np.all(g == 0)
+
+
+def test_crammer_singer_edge_values(isa, dtype):
+    s = np.array([[1.0, -np.inf, 0.0], [-np.inf, -np.inf, 2.0], [np.nan, 1.0, 0.0], [np.inf, 0.0, 1.0]], dtype)
+    y = np.array([0, 2, 1, 2])
+    loss, g = fl.multiclass_hinge(s, y, reduction="none", **CS)
+    np.testing.assert_array_equal(loss[[0, 1, 3]], [0.0, 0.0, np.inf])
+    assert np.isnan(loss[2]) and np.all(np.isnan(g[2]))
+    np.testing.assert_array_equal(g[[0, 1, 3]], [[0, 0, 0], [0, 0, 0], [1, 0, -1]])
+    assert math.isnan(fl.multiclass_hinge(s, y, **CS)[0])
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("squared", [False, True])
+def test_crammer_singer_finite_differences(isa, reduction, squared, rng):
+    while True:
+        s = rng.uniform(-2, 2, (4, 5))
+        y = rng.integers(0, 5, 4)
+        others = s.copy()
+        others[np.arange(4), y] = -np.inf
+        top = np.sort(others, axis=1)
+        t = top[:, -1] - s[np.arange(4), y] + 1.0
+        if np.all(top[:, -1] - top[:, -2] > 0.05) and np.all(np.abs(t) > 0.05) and np.any(t > 0):
+            break
+    kw = dict(reduction=reduction, squared=squared, class_weight=[0.5, 2.0, 1.0, 0.3, 1.5],
+              sample_weight=[1.0, 0.5, 2.0, 1.5], **CS)
+    _, g = fl.multiclass_hinge(s, y, **kw)
+    fd = central_difference(lambda x: total(fl.multiclass_hinge(x, y, grad=False, **kw)[0]), s)
+    np.testing.assert_allclose(g, fd, rtol=1e-6, atol=2e-8)
+    assert np.abs(g).max() > 0
+
+
+@HYP
+@given(
+    problem=problems(dtype=np.float64, max_c=40, lo=-100, hi=100),
+    margin=st.floats(0.0, 5.0),
+    squared=st.booleans(),
+)
+def test_crammer_singer_properties(isa, problem, margin, squared):
+    s, y = problem
+    cs, gcs = fl.multiclass_hinge(s, y, margin=margin, squared=squared, reduction="none", **CS)
+    ww, _ = fl.multiclass_hinge(s, y, margin=margin, squared=squared, reduction="none")
+    assert np.all(cs >= 0) and np.all(cs <= ww + 1e-9 * (1 + np.abs(ww)))
+    # at most two non-zero entries per row, summing to 0
+    assert np.all((gcs != 0).sum(axis=1) <= 2)
+    np.testing.assert_allclose(gcs.sum(axis=1), 0.0, atol=1e-12 * (1 + np.abs(gcs).max()))

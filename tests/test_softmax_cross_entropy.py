@@ -601,3 +601,84 @@ def test_log_of_row_sums_is_accurate(isa, ignored):
         if ignored:
             expected[3] = 0.0
         np.testing.assert_allclose(loss, expected, rtol=4 * np.finfo(np.float64).eps, atol=0)
+
+
+# --------------------------------------------------------------------------
+# Soft (probability) targets
+# --------------------------------------------------------------------------
+
+
+def _soft_targets(rng, n, c, dtype=np.float64):
+    t = rng.random((n, c)) ** 3
+    t[rng.random((n, c)) < 0.3] = 0.0
+    t[:, 0] += 1e-3
+    return (t / t.sum(axis=1, keepdims=True)).astype(dtype)
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("c", [1, 2, 17, 100, 1031])
+@pytest.mark.parametrize("n", [1, 7, 301])
+def test_soft_targets_match_reference(isa, dtype, n, c, reduction, rng, assert_close):
+    s = make_scores(rng, n, c, dtype)
+    t = _soft_targets(rng, n, c)
+    cw = rng.uniform(0.0, 2.0, c)
+    sw = rng.uniform(0.0, 2.0, n)
+    for kw in ({}, {"label_smoothing": 0.2}, {"class_weight": cw},
+               {"class_weight": cw, "sample_weight": sw, "label_smoothing": 0.05}):
+        for grad in (True, False):
+            loss, g = fl.softmax_cross_entropy(s, t, reduction=reduction, grad=grad, **kw)
+            rloss, rg = ref.softmax_cross_entropy(s, t, reduction=reduction, grad=grad, **kw)
+            assert (type(loss) is float) == (reduction != "none")
+            assert_close(loss, rloss, dtype)
+            if grad:
+                assert g.dtype == dtype
+                # entries are O(weights): with C = 1 the gradient is 0 up to rounding
+                assert_close(g, rg, dtype, scale=max(1.0, float(np.abs(rg).max())))
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_one_hot_soft_targets_equal_hard_labels(isa, dtype, reduction, rng, assert_close):
+    n, c = 37, 13
+    s = make_scores(rng, n, c, dtype)
+    y = make_labels(rng, n, c)
+    kw = dict(reduction=reduction, sample_weight=rng.uniform(0.5, 2, n), label_smoothing=0.1)
+    hard = fl.softmax_cross_entropy(s, y, **kw)
+    soft = fl.softmax_cross_entropy(s, np.eye(c, dtype=np.float32)[y], **kw)
+    assert_close(soft[0], hard[0], dtype)
+    assert_close(soft[1], hard[1], dtype)
+
+
+def test_soft_targets_out_in_place_and_edges(isa, dtype, rng, assert_close):
+    n, c = 9, 21
+    s = make_scores(rng, n, c, dtype)
+    t = _soft_targets(rng, n, c, np.float32)
+    rloss, rg = ref.softmax_cross_entropy(s, t, reduction="sum")
+    work = s.copy()
+    loss, g = fl.softmax_cross_entropy(work, t, reduction="sum", out=work)
+    assert g is work
+    assert_close(work, rg, dtype)
+    assert_close(loss, rloss, dtype)
+    # -inf scores where there is no target mass cost nothing; a shift by 1e6 changes nothing
+    s2 = s.astype(np.float64)
+    t2 = t.astype(np.float64)
+    t2[:, 3] = 0.0
+    t2 /= t2.sum(axis=1, keepdims=True)
+    s2[:, 3] = -np.inf
+    loss, g = fl.softmax_cross_entropy(s2, t2, reduction="none")
+    assert np.all(np.isfinite(loss)) and np.all(g[:, 3] == 0)
+    shifted = fl.softmax_cross_entropy(s2 + 1e6, t2, reduction="none")[0]
+    np.testing.assert_allclose(shifted, loss, rtol=1e-9)
+    out = np.full((n, c), np.nan, dtype)
+    loss, g = fl.softmax_cross_entropy(s, t, sample_weight=np.zeros(n), out=out)
+    assert loss == 0.0 and np.all(g == 0)
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_soft_targets_finite_differences(isa, reduction, rng):
+    s = rng.uniform(-2, 2, (4, 5))
+    t = _soft_targets(rng, 4, 5)
+    kw = dict(reduction=reduction, class_weight=[0.5, 2.0, 1.0, 0.0, 1.5],
+              sample_weight=[1.0, 0.5, 2.0, 1.5], label_smoothing=0.1)
+    _, g = fl.softmax_cross_entropy(s, t, **kw)
+    fd = central_difference(lambda x: total(fl.softmax_cross_entropy(x, t, grad=False, **kw)[0]), s)
+    np.testing.assert_allclose(g, fd, rtol=1e-6, atol=1e-9)

@@ -395,3 +395,80 @@ def test_byte_swapped_scores_are_accepted(fn, rng):
     assert loss == expected_loss
     np.testing.assert_array_equal(grad, expected_grad)
     assert grad.dtype.isnative
+
+
+# --------------------------------------------------------------------------
+# binary_hinge, sigmoid_cross_entropy, sigmoid, soft targets, variant
+# --------------------------------------------------------------------------
+
+
+def _binary():
+    rng = np.random.default_rng(5)
+    return rng.standard_normal(6), np.array([1, -1, 1, 1, -1, -1])
+
+
+@pytest.mark.parametrize("bad", [[0, 1, 1, 0, 1, 0], [1, -1, 2, 1, -1, 1], [1, -1, 0.5, 1, -1, 1],
+                                 [1, -1, np.nan, 1, -1, 1]], ids=["zero_one", "two", "half", "nan"])
+def test_binary_hinge_bad_labels(bad):
+    s, _ = _binary()
+    y = np.array(bad)
+    match = r"y\[\d\].*-1 or \+1" + (r".*2 \* y - 1" if bad[0] == 0 else "")
+    assert_rejected(ValueError, match, fl.binary_hinge, (s, y), {"out": np.full(6, np.nan)})
+    work = s.copy()
+    assert_rejected(ValueError, r"y\[", fl.binary_hinge, (work, y), {"out": work})
+
+
+@pytest.mark.parametrize("bad", [[1.5, 0, 1], [-0.1, 0, 1], [np.nan, 0, 1], [2, 0, 1]], ids=str)
+def test_sigmoid_cross_entropy_bad_targets(bad):
+    x = np.zeros((2, 3))
+    y = np.array([[0, 1, 0.5], bad])
+    assert_rejected(ValueError, r"y\[1, 0\].*\[0, 1\]", fl.sigmoid_cross_entropy, (x, y), {"out": np.full((2, 3), np.nan)})
+
+
+def test_binary_bad_shapes_dtypes_and_weights():
+    s, y = _binary()
+    out = np.full(6, np.nan)
+    for f in (fl.binary_hinge, fl.sigmoid_cross_entropy):
+        yy = y if f is fl.binary_hinge else (y > 0)
+        assert_rejected(ValueError, r"\by\b", f, (s, yy[:5]), {"out": out})
+        assert_rejected(TypeError, r"\by\b", f, (s, yy.astype(complex)), {"out": out})
+        assert_rejected(TypeError, "scores|logits", f, (s.astype(int), yy), {})
+        assert_rejected(ValueError, "sample_weight", f, (s, yy), {"sample_weight": -np.ones(6), "out": out})
+        assert_rejected(ValueError, "sample_weight", f, (s, yy), {"sample_weight": np.ones(5), "out": out})
+        assert_rejected(ValueError, "reduction", f, (s, yy), {"reduction": "avg", "out": out})
+        assert_rejected(ValueError, "out", f, (s, yy), {"out": np.zeros(5)})
+    assert_rejected(ValueError, "scores", fl.binary_hinge, (s.reshape(2, 3), y.reshape(2, 3)), {})
+    assert_rejected(ValueError, "logits", fl.sigmoid_cross_entropy, (np.zeros((1, 2, 3)), np.zeros((1, 2, 3))), {})
+    assert_rejected(ValueError, "margin", fl.binary_hinge, (s, y), {"margin": -1.0, "out": out})
+    x = np.zeros((6, 3))
+    t = np.zeros((6, 3))
+    for pw in (-1.0, [1.0, -2.0, 1.0], [1.0, 1.0], [1.0, np.inf, 1.0]):
+        assert_rejected(ValueError, "pos_weight", fl.sigmoid_cross_entropy, (x, t), {"pos_weight": pw})
+    assert_rejected(ValueError, "sample_weight", fl.sigmoid_cross_entropy, (x, t), {"sample_weight": np.ones((6, 2))})
+    assert_rejected(TypeError, r"\bx\b", fl.sigmoid, (np.arange(3),), {})
+    assert_rejected(ValueError, "out", fl.sigmoid, (np.zeros(3),), {"out": np.zeros(4)})
+
+
+def test_soft_targets_bad_input():
+    s, _ = _problem()
+    t = np.full((N, C), 1.0 / C)
+    out = _sentinel_out()
+    bad = t.copy()
+    bad[2] = [0.5, 0.5, 0.5, -0.5]
+    assert_rejected(ValueError, r"y\[2\].*negative", fl.softmax_cross_entropy, (s, bad), {"out": out})
+    bad = t.copy()
+    bad[3, 0] += 0.01
+    assert_rejected(ValueError, r"y\[3\] sums to", fl.softmax_cross_entropy, (s, bad), {"out": out})
+    assert_rejected(ValueError, r"y\[3\]", fl.softmax_cross_entropy, (s, np.where(np.arange(N)[:, None] == 3, np.nan, t)), {"out": out})
+    assert_rejected(ValueError, "shape", fl.softmax_cross_entropy, (s, t[:, :3]), {"out": out})
+    assert_rejected(TypeError, r"\by\b", fl.softmax_cross_entropy, (s, np.zeros(N)), {"out": out})
+    assert_rejected(ValueError, "ignore_index", fl.softmax_cross_entropy, (s, t), {"ignore_index": 0, "out": out})
+    assert_rejected(ValueError, "out overlaps y", fl.softmax_cross_entropy, (s, t), {"out": t})
+    work = s.copy()
+    assert_rejected(ValueError, r"y\[3\]", fl.softmax_cross_entropy, (work, bad), {"out": work})
+
+
+@pytest.mark.parametrize("variant", ["crammer-singer", "ww", None, "CRAMMER_SINGER"])
+def test_unknown_variant(variant):
+    s, y = _problem()
+    assert_rejected(ValueError, "variant", fl.multiclass_hinge, (s, y), {"variant": variant, "out": _sentinel_out()})

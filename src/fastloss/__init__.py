@@ -1,6 +1,7 @@
 """fastloss: fused loss + gradient kernels and the SGD step for linear classifiers.
 
-The multiclass SVM (hinge) loss, the softmax and its cross-entropy, computed
+The multiclass SVM (hinge) loss, the softmax and its cross-entropy, the binary
+hinge and the sigmoid cross-entropy, computed
 with their gradient in one fused pass over contiguous NumPy arrays by typed
 Cython kernels; ``fastloss.reference`` holds a plain NumPy twin of each.
 
@@ -13,14 +14,18 @@ Cython kernels; ``fastloss.reference`` holds a plain NumPy twin of each.
 from ._config import show_config
 from ._dispatch import isa as _isa
 from ._version import __version__
+from .binary import binary_hinge, sigmoid, sigmoid_cross_entropy
 from .losses import log_softmax, multiclass_hinge, softmax, softmax_cross_entropy
 
 __all__ = [
     "__version__",
+    "binary_hinge",
     "kernel_isa",
     "log_softmax",
     "show_config",
     "multiclass_hinge",
+    "sigmoid",
+    "sigmoid_cross_entropy",
     "softmax",
     "softmax_cross_entropy",
 ]

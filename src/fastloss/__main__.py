@@ -58,7 +58,7 @@ def _fmt_us(seconds):
 
 _COLUMNS = (
     # title, width, align
-    ("kernel", 21, "<"),
+    ("kernel", 32, "<"),
     ("dtype", 7, "<"),
     ("shape", 11, "<"),
     ("fastloss {u}s", 12, ">"),
@@ -84,7 +84,7 @@ def _table_row(r):
         (
             r.kernel,
             r.dtype,
-            f"({r.shape[0]}, {r.shape[1]})",
+            str(tuple(r.shape)),
             _fmt_us(r.fastloss.median),
             _fmt_us(r.reference.median),
             f"{r.speedup:.1f}x",
@@ -99,6 +99,7 @@ def cmd_bench(args):
 
     dtypes = ("float32", "float64") if args.dtype == "both" else (args.dtype,)
     shapes = _timing.QUICK_SHAPES if args.quick else _timing.SHAPES
+    binary_sizes = _timing.QUICK_BINARY_SIZES if args.quick else _timing.BINARY_SIZES
     repeats = _timing.QUICK_REPEATS if args.quick else _timing.REPEATS
 
     env = _timing.environment()
@@ -119,7 +120,8 @@ def cmd_bench(args):
     results = []
     interrupted = False
     try:
-        for r in _timing.run(_timing.KERNELS, dtypes, shapes, repeats=repeats):
+        for r in _timing.run(_timing.KERNELS, dtypes, shapes, repeats=repeats,
+                             binary_sizes=binary_sizes):
             results.append(r)
             print(_table_row(r), flush=True)
     except KeyboardInterrupt:  # keep (and write) what was measured
@@ -133,6 +135,7 @@ def cmd_bench(args):
                 "quick": args.quick,
                 "dtypes": list(dtypes),
                 "shapes": [list(s) for s in shapes],
+                "binary_sizes": list(binary_sizes),
                 "repeats": repeats,
                 "min_sample_time_s": _timing.MIN_SAMPLE_TIME,
                 "statistic": "median of per-call times",

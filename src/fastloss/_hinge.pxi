@@ -1,7 +1,10 @@
-# Multiclass hinge (Weston–Watkins, CS231n's SVM loss) kernel.
+# Multiclass hinge kernels: Weston–Watkins (CS231n's SVM loss) and Crammer–Singer.
 #
 # Included by _kernels.pxi (once per instruction-set build).  The public
-# wrapper is losses.multiclass_hinge; the NumPy twin reference.multiclass_hinge.
+# wrapper is losses.multiclass_hinge (its ``variant`` picks the kernel); the
+# NumPy twin reference.multiclass_hinge.
+
+from libc.math cimport INFINITY, NAN
 
 
 def multiclass_hinge(const floating[:, ::1] scores, const label_t[::1] y,
@@ -58,4 +61,79 @@ def multiclass_hinge(const floating[:, ::1] scores, const label_t[::1] y,
             total += row_loss
             if has_loss_out:
                 loss_out[i] = <floating>row_loss
+    return -1, total * scale
+
+
+def multiclass_hinge_crammer_singer(const floating[:, ::1] scores, const label_t[::1] y,
+                                    const double[::1] class_weight,
+                                    const double[::1] sample_weight, double margin,
+                                    bint squared, int reduction, floating[:, ::1] grad,
+                                    floating[::1] loss_out):
+    """Fused Crammer–Singer hinge loss and gradient, one pass per row.
+
+    L_i = max(0, Δ + s_{j*} - s_y), j* the lowest index of max_{j≠y} s_j; the
+    gradient is +1 at j*, -1 at y where the hinge is active (2h for squared),
+    0 at the kink; a NaN anywhere in a row makes its loss and gradient NaN.
+    Returns ``(bad_label_index, loss)`` like multiclass_hinge.
+    """
+    cdef Py_ssize_t n = scores.shape[0], c = scores.shape[1], i, yi, j
+    cdef const double* cw = NULL
+    cdef const double* sw = NULL
+    cdef bint has_grad = grad is not None
+    cdef bint has_loss_out = loss_out is not None
+    cdef double denom = 0.0, scale = 1.0, total = 0.0
+    cdef double w, row_loss
+    cdef Py_ssize_t bad
+    cdef int has_nan
+    cdef floating delta = <floating>margin
+    cdef floating top, t, h, coef
+    cdef const floating* s
+    cdef floating* g
+
+    if n == 0:
+        return -1, 0.0
+    if class_weight is not None:
+        cw = &class_weight[0]
+    if sample_weight is not None:
+        sw = &sample_weight[0]
+    with nogil:
+        bad = check_labels(&y[0], n, c, False, 0, cw, sw, &denom)
+    if bad >= 0:
+        return bad, 0.0
+    if reduction == REDUCTION_MEAN:
+        if denom == 0.0:
+            if has_grad:
+                with nogil:
+                    for i in range(n):
+                        row_fill(&grad[i, 0], <floating>0, c)
+            return -1, 0.0
+        scale = 1.0 / denom
+
+    with nogil:
+        for i in range(n):
+            yi = <Py_ssize_t>y[i]
+            s = &scores[i, 0]
+            w = (cw[yi] if cw != NULL else 1.0) * (sw[i] if sw != NULL else 1.0)
+            has_nan = 0
+            j = row_argmax_excl(s, c, yi, &has_nan)
+            top = s[j] if j >= 0 else <floating>(-INFINITY)
+            t = (top - s[yi]) + delta
+            if has_nan:
+                t = <floating>NAN
+            h = 0 if t <= 0 else t
+            row_loss = <double>h * <double>h if squared else <double>h
+            row_loss *= w
+            total += row_loss
+            if has_loss_out:
+                loss_out[i] = <floating>row_loss
+            if has_grad:
+                g = &grad[i, 0]
+                if h != h:
+                    row_fill(g, <floating>NAN, c)
+                else:
+                    row_fill(g, <floating>0, c)
+                    if h > 0:
+                        coef = <floating>(scale * w) * (2 * h if squared else 1)
+                        g[j] += coef
+                        g[yi] -= coef
     return -1, total * scale

@@ -21,6 +21,30 @@ cdef extern from "_simd_rows.h":
                             int squared, float gs) noexcept nogil
     double fl_row_hinge_f64(const double* s, double* g, Py_ssize_t n, Py_ssize_t y,
                             double delta, int squared, double gs) noexcept nogil
+    void fl_sigmoid_f32(const float* x, float* out, Py_ssize_t n) noexcept nogil
+    void fl_sigmoid_f64(const double* x, double* out, Py_ssize_t n) noexcept nogil
+    double fl_sigmoid_ce_f32(const float* x, const float* y, const float* p, const float* w,
+                             float gs, float* g, float* lo, Py_ssize_t n) noexcept nogil
+    double fl_sigmoid_ce_f64(const double* x, const double* y, const double* p, const double* w,
+                             double gs, double* g, double* lo, Py_ssize_t n) noexcept nogil
+    double fl_binary_hinge_f32(const float* s, const float* y, const float* w, float delta,
+                               int squared, float gs, float* g, float* lo, Py_ssize_t n) noexcept nogil
+    double fl_binary_hinge_f64(const double* s, const double* y, const double* w, double delta,
+                               int squared, double gs, double* g, double* lo, Py_ssize_t n) noexcept nogil
+    double fl_row_sum_nonneg_f32(const float* t, Py_ssize_t n, int* bad) noexcept nogil
+    double fl_row_sum_nonneg_f64(const double* t, Py_ssize_t n, int* bad) noexcept nogil
+    double fl_row_soft_f32(const float* s, const float* t, const float* cw, float alpha,
+                           float beta, float shift, double* mass, Py_ssize_t n) noexcept nogil
+    double fl_row_soft_f64(const double* s, const double* t, const double* cw, double alpha,
+                           double beta, double shift, double* mass, Py_ssize_t n) noexcept nogil
+    void fl_row_soft_grad_f32(float* g, const float* t, const float* cw, float gamma,
+                              float alpha, float beta, Py_ssize_t n) noexcept nogil
+    void fl_row_soft_grad_f64(double* g, const double* t, const double* cw, double gamma,
+                              double alpha, double beta, Py_ssize_t n) noexcept nogil
+    Py_ssize_t fl_row_argmax_excl_f32(const float* s, Py_ssize_t n, Py_ssize_t y,
+                                      int* has_nan) noexcept nogil
+    Py_ssize_t fl_row_argmax_excl_f64(const double* s, Py_ssize_t n, Py_ssize_t y,
+                                      int* has_nan) noexcept nogil
 
 cdef enum:
     LANES = 16
@@ -101,3 +125,87 @@ cdef inline void row_fill(floating* x, floating value, Py_ssize_t n) noexcept no
     cdef Py_ssize_t j
     for j in range(n):
         x[j] = value
+
+
+cdef inline double sum_f64(const double* x, Py_ssize_t n) noexcept nogil:
+    """Σ_j x[j] in LANES independent partial sums (so gcc vectorises it)."""
+    cdef double acc[LANES]
+    cdef Py_ssize_t b, k, nv = n - n % LANES
+    cdef double total = 0.0
+    for k in range(LANES):
+        acc[k] = 0.0
+    for b in range(nv // LANES):
+        for k in range(LANES):
+            acc[k] += x[b * LANES + k]
+    for k in range(LANES):
+        total += acc[k]
+    for b in range(nv, n):
+        total += x[b]
+    return total
+
+
+# ---- binary losses, the sigmoid, soft targets, Crammer–Singer (see _simd_rows.h)
+
+cdef inline void sigmoid_block(const floating* x, floating* out, Py_ssize_t n) noexcept nogil:
+    """out[j] = σ(x[j]); ``out`` may be ``x``."""
+    if floating is float:
+        fl_sigmoid_f32(x, out, n)
+    else:
+        fl_sigmoid_f64(x, out, n)
+
+
+cdef inline double sigmoid_ce_block(const floating* x, const floating* y, const floating* p,
+                                    const floating* w, floating gs, floating* g, floating* lo,
+                                    Py_ssize_t n) noexcept nogil:
+    """Σ_j w_j L_j of the sigmoid cross-entropy (fl_sigmoid_ce_f32); p, w, g, lo may be NULL."""
+    if floating is float:
+        return fl_sigmoid_ce_f32(x, y, p, w, gs, g, lo, n)
+    else:
+        return fl_sigmoid_ce_f64(x, y, p, w, gs, g, lo, n)
+
+
+cdef inline double binary_hinge_block(const floating* s, const floating* y, const floating* w,
+                                      floating delta, bint squared, floating gs, floating* g,
+                                      floating* lo, Py_ssize_t n) noexcept nogil:
+    """Σ_j w_j L_j of the binary hinge (fl_binary_hinge_f32); w, g, lo may be NULL."""
+    if floating is float:
+        return fl_binary_hinge_f32(s, y, w, delta, squared, gs, g, lo, n)
+    else:
+        return fl_binary_hinge_f64(s, y, w, delta, squared, gs, g, lo, n)
+
+
+cdef inline double row_sum_nonneg(const floating* t, Py_ssize_t n, int* bad) noexcept nogil:
+    """Σ_j t[j] in double; sets bad[0] = 1 if some t[j] is negative or NaN."""
+    if floating is float:
+        return fl_row_sum_nonneg_f32(t, n, bad)
+    else:
+        return fl_row_sum_nonneg_f64(t, n, bad)
+
+
+cdef inline double row_soft(const floating* s, const floating* t, const floating* cw,
+                            floating alpha, floating beta, floating shift, double* mass,
+                            Py_ssize_t n) noexcept nogil:
+    """Σ_j a_j (s_j - shift), a_j = cw_j (α t_j + β), terms with a_j = 0 counting 0; mass = Σ a_j."""
+    if floating is float:
+        return fl_row_soft_f32(s, t, cw, alpha, beta, shift, mass, n)
+    else:
+        return fl_row_soft_f64(s, t, cw, alpha, beta, shift, mass, n)
+
+
+cdef inline void row_soft_grad(floating* g, const floating* t, const floating* cw,
+                               floating gamma, floating alpha, floating beta,
+                               Py_ssize_t n) noexcept nogil:
+    """g_j = g_j γ - cw_j (α t_j + β)."""
+    if floating is float:
+        fl_row_soft_grad_f32(g, t, cw, gamma, alpha, beta, n)
+    else:
+        fl_row_soft_grad_f64(g, t, cw, gamma, alpha, beta, n)
+
+
+cdef inline Py_ssize_t row_argmax_excl(const floating* s, Py_ssize_t n, Py_ssize_t y,
+                                       int* has_nan) noexcept nogil:
+    """Lowest index of max_{j≠y} s_j (-1 if none exceeds -inf); has_nan[0] = 1 on a NaN."""
+    if floating is float:
+        return fl_row_argmax_excl_f32(s, n, y, has_nan)
+    else:
+        return fl_row_argmax_excl_f64(s, n, y, has_nan)

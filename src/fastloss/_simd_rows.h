@@ -564,6 +564,514 @@ FL_INLINE double fl_row_hinge_f64(const double *s, double *g, ptrdiff_t n, ptrdi
              : fl_row_hinge_impl_f64(s, g, n, y, delta, gs, 0, 0);
 }
 
+/* ---- binary losses, the sigmoid, soft targets, Crammer–Singer ----------- */
+
+/* The binary kernels (_binary.pxi) run over flat arrays; these helpers take a
+ * block of n elements.  Labels, targets and weights arrive in the dtype of
+ * the scores (the kernels convert them block by block into L1-sized
+ * buffers); NULL weights mean all ones.  A block's last partial vector is
+ * loaded with neutral padding and its lanes are masked out of every sum. */
+
+FL_INLINE fl_vf fl_f32_abs(fl_vf x) { return (fl_vf)((fl_vi)x & 0x7fffffff); }
+
+/* log(1 + e) for 0 <= e <= 1, as 2·atanh(s) = 2(s + s³/3 + s⁵/5 + ...), s = e/(2 + e) <= 1/3:
+ * no 1 + e is ever rounded, so tiny e keeps its full precision (log1p(e) = e), and the
+ * series cut after s¹⁵ errs by < 2e-9 relative.  NaN passes. */
+FL_INLINE fl_vf fl_f32_log1p_unit(fl_vf e)
+{
+    fl_vf s = e / (2.0f + e);
+    fl_vf z = s * s;
+    fl_vf p = fl_f32_splat(2.0f / 15.0f);
+    p = p * z + 2.0f / 13.0f;
+    p = p * z + 2.0f / 11.0f;
+    p = p * z + 2.0f / 9.0f;
+    p = p * z + 2.0f / 7.0f;
+    p = p * z + 2.0f / 5.0f;
+    p = p * z + 2.0f / 3.0f;
+    return (s * z) * p + (s + s);
+}
+
+/* σ(x) = 1/(1 + e^{-x}); sets *comp = 1 - σ(x) = σ(-x) and *e = e^{-|x|}.  From one
+ * division, σ(-|x|) = e^{-|x|} / (1 + e^{-|x|}) with e^{-|x|} in (0, 1] (never overflows),
+ * and σ(|x|) = 1 - σ(-|x|) (not 1/(1 + e), which rounds to 1 too early): 0 or 1 come out
+ * only where the true value rounds there.  NaN passes. */
+FL_INLINE fl_vf fl_f32_sigmoid2(fl_vf x, fl_vf *comp, fl_vf *e_out)
+{
+    fl_vf e = fl_f32_exp(-fl_f32_abs(x));
+    fl_vf small = e / (1.0f + e);   /* σ(-|x|), in (0, 1/2] */
+    fl_vf large = 1.0f - small;     /* σ(|x|): rounds to 1 exactly where the true value does */
+    fl_vi pos = x >= 0.0f;
+    *comp = fl_f32_select(pos, small, large);
+    *e_out = e;
+    return fl_f32_select(pos, large, small);
+}
+
+/* out[j] = σ(x[j]) (out may be x). */
+FL_INLINE void fl_sigmoid_f32(const float *x, float *out, ptrdiff_t n)
+{
+    fl_vf c, e;
+    ptrdiff_t j = 0;
+    for (; j + FL_NF <= n; j += FL_NF)
+        fl_f32_store(out + j, fl_f32_sigmoid2(fl_f32_load(x + j), &c, &e));
+    if (j < n)
+        fl_f32_store_tail(out + j, fl_f32_sigmoid2(fl_f32_load_tail(x + j, n - j, 0.0f), &c, &e), n - j);
+}
+
+/* 1 in the first rem lanes, 0 in the others. */
+FL_INLINE fl_vf fl_f32_ones_head(ptrdiff_t rem)
+{
+    return (fl_vf)((fl_vi)fl_f32_splat(1.0f) & (fl_f32_lane_index() < (int32_t)rem));
+}
+
+/* Sigmoid cross-entropy of n logits x with targets y in [0, 1], pos weights p:
+ *   L_j = c_j·log(1 + e^{-|x_j|}) + |x_j|·q_j,   c = 1 + (p - 1)·y,   q = x >= 0 ? 1 - y : p·y,
+ * the stable form of -[p·y·log σ(x) + (1 - y)·log(1 - σ(x))], with |x|·q taken as 0 where
+ * q = 0 (so x = ±inf gives the limit, 0 or inf, not NaN).  Returns Σ_j w_j L_j in double;
+ * with lo: lo[j] = w_j L_j; with g: g[j] = gs·w_j·((1 - y_j)·σ(x_j) - p_j·y_j·(1 - σ(x_j))).
+ * g or lo may be x. */
+FL_INLINE double fl_sigmoid_ce_f32(const float *x, const float *y, const float *p, const float *w,
+                                   float gs, float *g, float *lo, ptrdiff_t n)
+{
+    const fl_vf one = fl_f32_splat(1.0f);
+    fl_vd acc_lo = {0}, acc_hi = {0};
+    for (ptrdiff_t j = 0; j < n; j += FL_NF) {
+        const ptrdiff_t rem = n - j < FL_NF ? n - j : FL_NF;
+        const int full = rem == FL_NF;
+        fl_vf xv = full ? fl_f32_load(x + j) : fl_f32_load_tail(x + j, rem, 0.0f);
+        fl_vf yv = full ? fl_f32_load(y + j) : fl_f32_load_tail(y + j, rem, 0.0f);
+        fl_vf pv = !p ? one : full ? fl_f32_load(p + j) : fl_f32_load_tail(p + j, rem, 1.0f);
+        fl_vf wv = w ? (full ? fl_f32_load(w + j) : fl_f32_load_tail(w + j, rem, 0.0f))
+                     : (full ? one : fl_f32_ones_head(rem));
+        fl_vf comp, e;
+        fl_vf sg = fl_f32_sigmoid2(xv, &comp, &e);
+        fl_vf py = pv * yv, ny = one - yv;
+        fl_vf q = fl_f32_select(xv >= 0.0f, ny, py);
+        fl_vf ax = (fl_vf)((fl_vi)(fl_f32_abs(xv) * q) & ~(q == 0.0f));
+        fl_vf loss = ((py + ny) * fl_f32_log1p_unit(e) + ax) * wv;
+        fl_f32_add_wide(loss, &acc_lo, &acc_hi);
+        if (g) {
+            fl_vf gv = (gs * wv) * (ny * sg - py * comp);
+            if (full) fl_f32_store(g + j, gv); else fl_f32_store_tail(g + j, gv, rem);
+        }
+        if (lo) {
+            if (full) fl_f32_store(lo + j, loss); else fl_f32_store_tail(lo + j, loss, rem);
+        }
+    }
+    return fl_f64_hsum(acc_lo + acc_hi);
+}
+
+/* Binary hinge of n scores s with labels y = ±1: h_j = max(0, Δ - y_j·s_j) (NaN kept),
+ * L_j = h_j (or h_j² if squared).  Returns Σ_j w_j L_j in double; with lo: lo[j] = w_j L_j;
+ * with g: g[j] = -gs·w_j·y_j·[h_j > 0] (or -2·gs·w_j·y_j·h_j).  g or lo may be s. */
+FL_INLINE double fl_binary_hinge_impl_f32(const float *s, const float *y, const float *w, float delta,
+                                          float gs, float *g, float *lo, ptrdiff_t n,
+                                          const int squared)
+{
+    const fl_vf one = fl_f32_splat(1.0f);
+    fl_vd acc_lo = {0}, acc_hi = {0};
+    for (ptrdiff_t j = 0; j < n; j += FL_NF) {
+        const ptrdiff_t rem = n - j < FL_NF ? n - j : FL_NF;
+        const int full = rem == FL_NF;
+        fl_vf sv = full ? fl_f32_load(s + j) : fl_f32_load_tail(s + j, rem, 0.0f);
+        fl_vf yv = full ? fl_f32_load(y + j) : fl_f32_load_tail(y + j, rem, 0.0f);
+        fl_vf wv = w ? (full ? fl_f32_load(w + j) : fl_f32_load_tail(w + j, rem, 0.0f))
+                     : (full ? one : fl_f32_ones_head(rem));
+        fl_vf t = delta - yv * sv;
+        fl_vf h = (fl_vf)((fl_vi)t & ~(t <= 0.0f));
+        fl_vf loss = (squared ? h * h : h) * wv;
+        fl_f32_add_wide(loss, &acc_lo, &acc_hi);
+        if (g) {
+            fl_vf gv = squared ? ((-2.0f * gs) * wv * yv) * h
+                               : (fl_vf)((fl_vi)((-gs) * wv * yv) & (h > 0.0f));
+            if (full) fl_f32_store(g + j, gv); else fl_f32_store_tail(g + j, gv, rem);
+        }
+        if (lo) {
+            if (full) fl_f32_store(lo + j, loss); else fl_f32_store_tail(lo + j, loss, rem);
+        }
+    }
+    return fl_f64_hsum(acc_lo + acc_hi);
+}
+
+FL_INLINE double fl_binary_hinge_f32(const float *s, const float *y, const float *w, float delta,
+                                     int squared, float gs, float *g, float *lo, ptrdiff_t n)
+{
+    return squared ? fl_binary_hinge_impl_f32(s, y, w, delta, gs, g, lo, n, 1)
+                   : fl_binary_hinge_impl_f32(s, y, w, delta, gs, g, lo, n, 0);
+}
+
+/* Σ_j t[j] in double; *bad = 1 if some t[j] is negative or NaN (else unchanged). */
+FL_INLINE double fl_row_sum_nonneg_f32(const float *t, ptrdiff_t n, int *bad)
+{
+    fl_vd acc_lo = {0}, acc_hi = {0};
+    fl_vi neg = {0};
+    ptrdiff_t j = 0;
+    for (; j + FL_NF <= n; j += FL_NF) {
+        fl_vf v = fl_f32_load(t + j);
+        neg |= ~(v >= 0.0f);
+        fl_f32_add_wide(v, &acc_lo, &acc_hi);
+    }
+    if (j < n) {
+        fl_vf v = fl_f32_load_tail(t + j, n - j, 0.0f);
+        neg |= ~(v >= 0.0f);
+        fl_f32_add_wide(v, &acc_lo, &acc_hi);
+    }
+    for (int k = 0; k < FL_NF; k++) if (neg[k]) *bad = 1;
+    return fl_f64_hsum(acc_lo + acc_hi);
+}
+
+/* Soft-target row sums.  With a_j = cw_j·(α·t_j + β) (cw NULL: all ones), returns
+ * Σ_j a_j·(s_j - shift) in double, a term with a_j = 0 counting 0 whatever s_j (a -inf
+ * score with no target mass costs nothing), and sets *mass = Σ_j a_j. */
+FL_INLINE double fl_row_soft_f32(const float *s, const float *t, const float *cw, float alpha,
+                                 float beta, float shift, double *mass, ptrdiff_t n)
+{
+    fl_vd acc_lo = {0}, acc_hi = {0}, m_lo = {0}, m_hi = {0};
+    for (ptrdiff_t j = 0; j < n; j += FL_NF) {
+        const ptrdiff_t rem = n - j < FL_NF ? n - j : FL_NF;
+        const int full = rem == FL_NF;
+        fl_vf sv = full ? fl_f32_load(s + j) : fl_f32_load_tail(s + j, rem, 0.0f);
+        fl_vf tv = full ? fl_f32_load(t + j) : fl_f32_load_tail(t + j, rem, 0.0f);
+        fl_vf a = tv * alpha + beta;
+        if (cw) a *= full ? fl_f32_load(cw + j) : fl_f32_load_tail(cw + j, rem, 0.0f);
+        else if (!full) a *= fl_f32_ones_head(rem);
+        fl_vf d = (fl_vf)((fl_vi)(a * (sv - shift)) & ~(a == 0.0f));
+        fl_f32_add_wide(d, &acc_lo, &acc_hi);
+        fl_f32_add_wide(a, &m_lo, &m_hi);
+    }
+    *mass = fl_f64_hsum(m_lo + m_hi);
+    return fl_f64_hsum(acc_lo + acc_hi);
+}
+
+/* g[j] = g[j]·gamma - cw_j·(α·t_j + β)   (cw NULL: all ones). */
+FL_INLINE void fl_row_soft_grad_f32(float *g, const float *t, const float *cw, float gamma,
+                                    float alpha, float beta, ptrdiff_t n)
+{
+    for (ptrdiff_t j = 0; j < n; j += FL_NF) {
+        const ptrdiff_t rem = n - j < FL_NF ? n - j : FL_NF;
+        const int full = rem == FL_NF;
+        fl_vf gv = full ? fl_f32_load(g + j) : fl_f32_load_tail(g + j, rem, 0.0f);
+        fl_vf tv = full ? fl_f32_load(t + j) : fl_f32_load_tail(t + j, rem, 0.0f);
+        fl_vf a = tv * alpha + beta;
+        if (cw) a *= full ? fl_f32_load(cw + j) : fl_f32_load_tail(cw + j, rem, 0.0f);
+        gv = gv * gamma - a;
+        if (full) fl_f32_store(g + j, gv); else fl_f32_store_tail(g + j, gv, rem);
+    }
+}
+
+/* Bit k set where lane k of the comparison mask m is true. */
+FL_INLINE unsigned fl_f32_mask_bits(fl_vi m)
+{
+#if FL_X86 && defined(__AVX512F__)
+    return _mm512_movepi32_mask((__m512i)m);
+#elif FL_X86 && defined(__AVX__)
+    return (unsigned)_mm256_movemask_ps((__m256)m);
+#elif FL_X86
+    return (unsigned)_mm_movemask_ps((__m128)m);
+#else
+    unsigned bits = 0;
+    for (int k = 0; k < FL_NF; k++) bits |= (m[k] != 0) << k;
+    return bits;
+#endif
+}
+
+/* Crammer–Singer: the lowest index of max_{j≠y} s_j, or -1 if no s_j (j≠y) exceeds -inf.
+ * Sets *has_nan = 1 if the row holds a NaN (else leaves it).  Two passes over the row
+ * (it is in L1 for the second): a vector max, then the first lane equal to it. */
+FL_INLINE ptrdiff_t fl_row_argmax_excl_f32(const float *s, ptrdiff_t n, ptrdiff_t y, int *has_nan)
+{
+    const fl_vi lane = fl_f32_lane_index();
+    const fl_vf ninf = fl_f32_splat(-INFINITY);
+    fl_vf best = ninf, best1 = ninf;
+    fl_vi nan = {0};
+    ptrdiff_t j = 0;
+    for (; j + 2 * FL_NF <= n; j += 2 * FL_NF) {
+        fl_vf v = fl_f32_load(s + j), u = fl_f32_load(s + j + FL_NF);
+        nan |= (v != v) | (u != u);
+        v = fl_f32_select(lane == (int32_t)(y - j), ninf, v);
+        u = fl_f32_select(lane == (int32_t)(y - j - FL_NF), ninf, u);
+        best = fl_f32_select(v > best, v, best);
+        best1 = fl_f32_select(u > best1, u, best1);
+    }
+    for (; j < n; j += FL_NF) {
+        fl_vf v = n - j >= FL_NF ? fl_f32_load(s + j) : fl_f32_load_tail(s + j, n - j, -INFINITY);
+        nan |= v != v;
+        v = fl_f32_select(lane == (int32_t)(y - j), ninf, v);
+        best = fl_f32_select(v > best, v, best);
+    }
+    best = fl_f32_select(best1 > best, best1, best);
+    if (fl_f32_mask_bits(nan)) *has_nan = 1;
+    const float m = fl_f32_hmax(best);
+    if (!(m > -INFINITY)) return -1;
+    for (j = 0; j < n; j += FL_NF) {
+        const ptrdiff_t rem = n - j < FL_NF ? n - j : FL_NF;
+        fl_vf v = rem == FL_NF ? fl_f32_load(s + j) : fl_f32_load_tail(s + j, rem, -INFINITY);
+        unsigned bits = fl_f32_mask_bits((v == m) & (lane != (int32_t)(y - j)));
+        if (bits) return j + __builtin_ctz(bits);
+    }
+    return -1; /* not reached */
+}
+
+/* float64 versions of the helpers above */
+
+FL_INLINE void fl_f64_add_wide(fl_vd v, fl_vd *acc_lo, fl_vd *acc_hi)
+{
+    (void)acc_hi;
+    *acc_lo += v;
+}
+
+
+/* The binary kernels (_binary.pxi) run over flat arrays; these helpers take a
+ * block of n elements.  Labels, targets and weights arrive in the dtype of
+ * the scores (the kernels convert them block by block into L1-sized
+ * buffers); NULL weights mean all ones.  A block's last partial vector is
+ * loaded with neutral padding and its lanes are masked out of every sum. */
+
+FL_INLINE fl_vd fl_f64_abs(fl_vd x) { return (fl_vd)((fl_vl)x & 0x7fffffffffffffffLL); }
+
+/* log(1 + e) for 0 <= e <= 1, as in fl_f32_log1p_unit; the series cut after s³¹ errs by
+ * < 2e-17 relative. */
+FL_INLINE fl_vd fl_f64_log1p_unit(fl_vd e)
+{
+    fl_vd s = e / (2.0 + e);
+    fl_vd z = s * s;
+    fl_vd p = fl_f64_splat(2.0 / 31.0);
+    p = p * z + 2.0 / 29.0;
+    p = p * z + 2.0 / 27.0;
+    p = p * z + 2.0 / 25.0;
+    p = p * z + 2.0 / 23.0;
+    p = p * z + 2.0 / 21.0;
+    p = p * z + 2.0 / 19.0;
+    p = p * z + 2.0 / 17.0;
+    p = p * z + 2.0 / 15.0;
+    p = p * z + 2.0 / 13.0;
+    p = p * z + 2.0 / 11.0;
+    p = p * z + 2.0 / 9.0;
+    p = p * z + 2.0 / 7.0;
+    p = p * z + 2.0 / 5.0;
+    p = p * z + 2.0 / 3.0;
+    return (s * z) * p + (s + s);
+}
+
+/* σ(x) = 1/(1 + e^{-x}); sets *comp = 1 - σ(x) = σ(-x) and *e = e^{-|x|}.  From one
+ * division, σ(-|x|) = e^{-|x|} / (1 + e^{-|x|}) with e^{-|x|} in (0, 1] (never overflows),
+ * and σ(|x|) = 1 - σ(-|x|) (not 1/(1 + e), which rounds to 1 too early): 0 or 1 come out
+ * only where the true value rounds there.  NaN passes. */
+FL_INLINE fl_vd fl_f64_sigmoid2(fl_vd x, fl_vd *comp, fl_vd *e_out)
+{
+    fl_vd e = fl_f64_exp(-fl_f64_abs(x));
+    fl_vd small = e / (1.0 + e);   /* σ(-|x|), in (0, 1/2] */
+    fl_vd large = 1.0 - small;     /* σ(|x|): rounds to 1 exactly where the true value does */
+    fl_vl pos = x >= 0.0;
+    *comp = fl_f64_select(pos, small, large);
+    *e_out = e;
+    return fl_f64_select(pos, large, small);
+}
+
+/* out[j] = σ(x[j]) (out may be x). */
+FL_INLINE void fl_sigmoid_f64(const double *x, double *out, ptrdiff_t n)
+{
+    fl_vd c, e;
+    ptrdiff_t j = 0;
+    for (; j + FL_ND <= n; j += FL_ND)
+        fl_f64_store(out + j, fl_f64_sigmoid2(fl_f64_load(x + j), &c, &e));
+    if (j < n)
+        fl_f64_store_tail(out + j, fl_f64_sigmoid2(fl_f64_load_tail(x + j, n - j, 0.0), &c, &e), n - j);
+}
+
+/* 1 in the first rem lanes, 0 in the others. */
+FL_INLINE fl_vd fl_f64_ones_head(ptrdiff_t rem)
+{
+    return (fl_vd)((fl_vl)fl_f64_splat(1.0) & (fl_f64_lane_index() < (int64_t)rem));
+}
+
+/* Sigmoid cross-entropy of n logits x with targets y in [0, 1], pos weights p:
+ *   L_j = c_j·log(1 + e^{-|x_j|}) + |x_j|·q_j,   c = 1 + (p - 1)·y,   q = x >= 0 ? 1 - y : p·y,
+ * the stable form of -[p·y·log σ(x) + (1 - y)·log(1 - σ(x))], with |x|·q taken as 0 where
+ * q = 0 (so x = ±inf gives the limit, 0 or inf, not NaN).  Returns Σ_j w_j L_j in double;
+ * with lo: lo[j] = w_j L_j; with g: g[j] = gs·w_j·((1 - y_j)·σ(x_j) - p_j·y_j·(1 - σ(x_j))).
+ * g or lo may be x. */
+FL_INLINE double fl_sigmoid_ce_f64(const double *x, const double *y, const double *p, const double *w,
+                                   double gs, double *g, double *lo, ptrdiff_t n)
+{
+    const fl_vd one = fl_f64_splat(1.0);
+    fl_vd acc_lo = {0}, acc_hi = {0};
+    for (ptrdiff_t j = 0; j < n; j += FL_ND) {
+        const ptrdiff_t rem = n - j < FL_ND ? n - j : FL_ND;
+        const int full = rem == FL_ND;
+        fl_vd xv = full ? fl_f64_load(x + j) : fl_f64_load_tail(x + j, rem, 0.0);
+        fl_vd yv = full ? fl_f64_load(y + j) : fl_f64_load_tail(y + j, rem, 0.0);
+        fl_vd pv = !p ? one : full ? fl_f64_load(p + j) : fl_f64_load_tail(p + j, rem, 1.0);
+        fl_vd wv = w ? (full ? fl_f64_load(w + j) : fl_f64_load_tail(w + j, rem, 0.0))
+                     : (full ? one : fl_f64_ones_head(rem));
+        fl_vd comp, e;
+        fl_vd sg = fl_f64_sigmoid2(xv, &comp, &e);
+        fl_vd py = pv * yv, ny = one - yv;
+        fl_vd q = fl_f64_select(xv >= 0.0, ny, py);
+        fl_vd ax = (fl_vd)((fl_vl)(fl_f64_abs(xv) * q) & ~(q == 0.0));
+        fl_vd loss = ((py + ny) * fl_f64_log1p_unit(e) + ax) * wv;
+        fl_f64_add_wide(loss, &acc_lo, &acc_hi);
+        if (g) {
+            fl_vd gv = (gs * wv) * (ny * sg - py * comp);
+            if (full) fl_f64_store(g + j, gv); else fl_f64_store_tail(g + j, gv, rem);
+        }
+        if (lo) {
+            if (full) fl_f64_store(lo + j, loss); else fl_f64_store_tail(lo + j, loss, rem);
+        }
+    }
+    return fl_f64_hsum(acc_lo + acc_hi);
+}
+
+/* Binary hinge of n scores s with labels y = ±1: h_j = max(0, Δ - y_j·s_j) (NaN kept),
+ * L_j = h_j (or h_j² if squared).  Returns Σ_j w_j L_j in double; with lo: lo[j] = w_j L_j;
+ * with g: g[j] = -gs·w_j·y_j·[h_j > 0] (or -2·gs·w_j·y_j·h_j).  g or lo may be s. */
+FL_INLINE double fl_binary_hinge_impl_f64(const double *s, const double *y, const double *w, double delta,
+                                          double gs, double *g, double *lo, ptrdiff_t n,
+                                          const int squared)
+{
+    const fl_vd one = fl_f64_splat(1.0);
+    fl_vd acc_lo = {0}, acc_hi = {0};
+    for (ptrdiff_t j = 0; j < n; j += FL_ND) {
+        const ptrdiff_t rem = n - j < FL_ND ? n - j : FL_ND;
+        const int full = rem == FL_ND;
+        fl_vd sv = full ? fl_f64_load(s + j) : fl_f64_load_tail(s + j, rem, 0.0);
+        fl_vd yv = full ? fl_f64_load(y + j) : fl_f64_load_tail(y + j, rem, 0.0);
+        fl_vd wv = w ? (full ? fl_f64_load(w + j) : fl_f64_load_tail(w + j, rem, 0.0))
+                     : (full ? one : fl_f64_ones_head(rem));
+        fl_vd t = delta - yv * sv;
+        fl_vd h = (fl_vd)((fl_vl)t & ~(t <= 0.0));
+        fl_vd loss = (squared ? h * h : h) * wv;
+        fl_f64_add_wide(loss, &acc_lo, &acc_hi);
+        if (g) {
+            fl_vd gv = squared ? ((-2.0 * gs) * wv * yv) * h
+                               : (fl_vd)((fl_vl)((-gs) * wv * yv) & (h > 0.0));
+            if (full) fl_f64_store(g + j, gv); else fl_f64_store_tail(g + j, gv, rem);
+        }
+        if (lo) {
+            if (full) fl_f64_store(lo + j, loss); else fl_f64_store_tail(lo + j, loss, rem);
+        }
+    }
+    return fl_f64_hsum(acc_lo + acc_hi);
+}
+
+FL_INLINE double fl_binary_hinge_f64(const double *s, const double *y, const double *w, double delta,
+                                     int squared, double gs, double *g, double *lo, ptrdiff_t n)
+{
+    return squared ? fl_binary_hinge_impl_f64(s, y, w, delta, gs, g, lo, n, 1)
+                   : fl_binary_hinge_impl_f64(s, y, w, delta, gs, g, lo, n, 0);
+}
+
+/* Σ_j t[j] in double; *bad = 1 if some t[j] is negative or NaN (else unchanged). */
+FL_INLINE double fl_row_sum_nonneg_f64(const double *t, ptrdiff_t n, int *bad)
+{
+    fl_vd acc_lo = {0}, acc_hi = {0};
+    fl_vl neg = {0};
+    ptrdiff_t j = 0;
+    for (; j + FL_ND <= n; j += FL_ND) {
+        fl_vd v = fl_f64_load(t + j);
+        neg |= ~(v >= 0.0);
+        fl_f64_add_wide(v, &acc_lo, &acc_hi);
+    }
+    if (j < n) {
+        fl_vd v = fl_f64_load_tail(t + j, n - j, 0.0);
+        neg |= ~(v >= 0.0);
+        fl_f64_add_wide(v, &acc_lo, &acc_hi);
+    }
+    for (int k = 0; k < FL_ND; k++) if (neg[k]) *bad = 1;
+    return fl_f64_hsum(acc_lo + acc_hi);
+}
+
+/* Soft-target row sums.  With a_j = cw_j·(α·t_j + β) (cw NULL: all ones), returns
+ * Σ_j a_j·(s_j - shift) in double, a term with a_j = 0 counting 0 whatever s_j (a -inf
+ * score with no target mass costs nothing), and sets *mass = Σ_j a_j. */
+FL_INLINE double fl_row_soft_f64(const double *s, const double *t, const double *cw, double alpha,
+                                 double beta, double shift, double *mass, ptrdiff_t n)
+{
+    fl_vd acc_lo = {0}, acc_hi = {0}, m_lo = {0}, m_hi = {0};
+    for (ptrdiff_t j = 0; j < n; j += FL_ND) {
+        const ptrdiff_t rem = n - j < FL_ND ? n - j : FL_ND;
+        const int full = rem == FL_ND;
+        fl_vd sv = full ? fl_f64_load(s + j) : fl_f64_load_tail(s + j, rem, 0.0);
+        fl_vd tv = full ? fl_f64_load(t + j) : fl_f64_load_tail(t + j, rem, 0.0);
+        fl_vd a = tv * alpha + beta;
+        if (cw) a *= full ? fl_f64_load(cw + j) : fl_f64_load_tail(cw + j, rem, 0.0);
+        else if (!full) a *= fl_f64_ones_head(rem);
+        fl_vd d = (fl_vd)((fl_vl)(a * (sv - shift)) & ~(a == 0.0));
+        fl_f64_add_wide(d, &acc_lo, &acc_hi);
+        fl_f64_add_wide(a, &m_lo, &m_hi);
+    }
+    *mass = fl_f64_hsum(m_lo + m_hi);
+    return fl_f64_hsum(acc_lo + acc_hi);
+}
+
+/* g[j] = g[j]·gamma - cw_j·(α·t_j + β)   (cw NULL: all ones). */
+FL_INLINE void fl_row_soft_grad_f64(double *g, const double *t, const double *cw, double gamma,
+                                    double alpha, double beta, ptrdiff_t n)
+{
+    for (ptrdiff_t j = 0; j < n; j += FL_ND) {
+        const ptrdiff_t rem = n - j < FL_ND ? n - j : FL_ND;
+        const int full = rem == FL_ND;
+        fl_vd gv = full ? fl_f64_load(g + j) : fl_f64_load_tail(g + j, rem, 0.0);
+        fl_vd tv = full ? fl_f64_load(t + j) : fl_f64_load_tail(t + j, rem, 0.0);
+        fl_vd a = tv * alpha + beta;
+        if (cw) a *= full ? fl_f64_load(cw + j) : fl_f64_load_tail(cw + j, rem, 0.0);
+        gv = gv * gamma - a;
+        if (full) fl_f64_store(g + j, gv); else fl_f64_store_tail(g + j, gv, rem);
+    }
+}
+
+/* (float64) Bit k set where lane k of the comparison mask m is true. */
+FL_INLINE unsigned fl_f64_mask_bits(fl_vl m)
+{
+#if FL_X86 && defined(__AVX512F__)
+    return _mm512_movepi64_mask((__m512i)m);
+#elif FL_X86 && defined(__AVX__)
+    return (unsigned)_mm256_movemask_pd((__m256d)m);
+#elif FL_X86
+    return (unsigned)_mm_movemask_pd((__m128d)m);
+#else
+    unsigned bits = 0;
+    for (int k = 0; k < FL_ND; k++) bits |= (m[k] != 0) << k;
+    return bits;
+#endif
+}
+
+/* (float64) Crammer–Singer: the lowest index of max_{j≠y} s_j, or -1 if no s_j (j≠y) exceeds -inf.
+ * Sets *has_nan = 1 if the row holds a NaN (else leaves it).  Two passes over the row
+ * (it is in L1 for the second): a vector max, then the first lane equal to it. */
+FL_INLINE ptrdiff_t fl_row_argmax_excl_f64(const double *s, ptrdiff_t n, ptrdiff_t y, int *has_nan)
+{
+    const fl_vl lane = fl_f64_lane_index();
+    const fl_vd ninf = fl_f64_splat(-INFINITY);
+    fl_vd best = ninf, best1 = ninf;
+    fl_vl nan = {0};
+    ptrdiff_t j = 0;
+    for (; j + 2 * FL_ND <= n; j += 2 * FL_ND) {
+        fl_vd v = fl_f64_load(s + j), u = fl_f64_load(s + j + FL_ND);
+        nan |= (v != v) | (u != u);
+        v = fl_f64_select(lane == (int64_t)(y - j), ninf, v);
+        u = fl_f64_select(lane == (int64_t)(y - j - FL_ND), ninf, u);
+        best = fl_f64_select(v > best, v, best);
+        best1 = fl_f64_select(u > best1, u, best1);
+    }
+    for (; j < n; j += FL_ND) {
+        fl_vd v = n - j >= FL_ND ? fl_f64_load(s + j) : fl_f64_load_tail(s + j, n - j, -INFINITY);
+        nan |= v != v;
+        v = fl_f64_select(lane == (int64_t)(y - j), ninf, v);
+        best = fl_f64_select(v > best, v, best);
+    }
+    best = fl_f64_select(best1 > best, best1, best);
+    if (fl_f64_mask_bits(nan)) *has_nan = 1;
+    const double m = fl_f64_hmax(best);
+    if (!(m > -INFINITY)) return -1;
+    for (j = 0; j < n; j += FL_ND) {
+        const ptrdiff_t rem = n - j < FL_ND ? n - j : FL_ND;
+        fl_vd v = rem == FL_ND ? fl_f64_load(s + j) : fl_f64_load_tail(s + j, rem, -INFINITY);
+        unsigned bits = fl_f64_mask_bits((v == m) & (lane != (int64_t)(y - j)));
+        if (bits) return j + __builtin_ctz(bits);
+    }
+    return -1; /* not reached */
+}
+
 #else /* no GNU vector extensions: scalar loops, same results up to rounding */
 
 #define FL_ROW_SCALAR(T, SUF, EXP)                                                          \
@@ -610,6 +1118,91 @@ static inline void fl_log8_f64(const double *x, double *out)
 
 FL_ROW_SCALAR(float, f32, fl_expf)
 FL_ROW_SCALAR(double, f64, fl_exp)
+
+/* binary losses, the sigmoid, soft targets, Crammer–Singer: see the vector versions above */
+#define FL_BINARY_SCALAR(T, SUF, EXP)                                                       \
+    static inline T fl_sigmoid2_##SUF(T x, T *comp, T *e_out)                               \
+    {                                                                                       \
+        T e = EXP(-fabs(x)), small = e / (1 + e), large = 1 - small;                        \
+        *comp = x >= 0 ? small : large;                                                     \
+        *e_out = e;                                                                         \
+        return x >= 0 ? large : small;                                                      \
+    }                                                                                       \
+    static inline void fl_sigmoid_##SUF(const T *x, T *out, ptrdiff_t n)                    \
+    {                                                                                       \
+        T c, e;                                                                             \
+        for (ptrdiff_t j = 0; j < n; j++) out[j] = fl_sigmoid2_##SUF(x[j], &c, &e);         \
+    }                                                                                       \
+    static inline double fl_sigmoid_ce_##SUF(const T *x, const T *y, const T *p,            \
+                                             const T *w, T gs, T *g, T *lo, ptrdiff_t n)    \
+    {                                                                                       \
+        double total = 0.0;                                                                 \
+        for (ptrdiff_t j = 0; j < n; j++) {                                                 \
+            T c, e, pv = p ? p[j] : 1, wv = w ? w[j] : 1;                                   \
+            T sg = fl_sigmoid2_##SUF(x[j], &c, &e);                                         \
+            T py = pv * y[j], ny = 1 - y[j], q = x[j] >= 0 ? ny : py;                       \
+            T ax = q == 0 ? 0 : (T)fabs(x[j]) * q;                                          \
+            T loss = ((py + ny) * (T)log1p(e) + ax) * wv;                                   \
+            total += loss;                                                                  \
+            if (g) g[j] = gs * wv * (ny * sg - py * c);                                     \
+            if (lo) lo[j] = loss;                                                           \
+        }                                                                                   \
+        return total;                                                                       \
+    }                                                                                       \
+    static inline double fl_binary_hinge_##SUF(const T *s, const T *y, const T *w, T delta, \
+                                               int squared, T gs, T *g, T *lo, ptrdiff_t n) \
+    {                                                                                       \
+        double total = 0.0;                                                                 \
+        for (ptrdiff_t j = 0; j < n; j++) {                                                 \
+            T wv = w ? w[j] : 1, t = delta - y[j] * s[j], h = t <= 0 ? 0 : t;              \
+            T loss = (squared ? h * h : h) * wv;                                            \
+            total += loss;                                                                  \
+            if (g) g[j] = squared ? -2 * gs * wv * y[j] * h : (h > 0 ? -gs * wv * y[j] : 0); \
+            if (lo) lo[j] = loss;                                                           \
+        }                                                                                   \
+        return total;                                                                       \
+    }                                                                                       \
+    static inline double fl_row_sum_nonneg_##SUF(const T *t, ptrdiff_t n, int *bad)         \
+    {                                                                                       \
+        double total = 0.0;                                                                 \
+        for (ptrdiff_t j = 0; j < n; j++) {                                                 \
+            if (!(t[j] >= 0)) *bad = 1;                                                     \
+            total += t[j];                                                                  \
+        }                                                                                   \
+        return total;                                                                       \
+    }                                                                                       \
+    static inline double fl_row_soft_##SUF(const T *s, const T *t, const T *cw, T alpha,    \
+                                           T beta, T shift, double *mass, ptrdiff_t n)      \
+    {                                                                                       \
+        double total = 0.0, m = 0.0;                                                        \
+        for (ptrdiff_t j = 0; j < n; j++) {                                                 \
+            T a = (t[j] * alpha + beta) * (cw ? cw[j] : 1);                                 \
+            total += a == 0 ? 0 : a * (s[j] - shift);                                       \
+            m += a;                                                                         \
+        }                                                                                   \
+        *mass = m;                                                                          \
+        return total;                                                                       \
+    }                                                                                       \
+    static inline void fl_row_soft_grad_##SUF(T *g, const T *t, const T *cw, T gamma,       \
+                                              T alpha, T beta, ptrdiff_t n)                 \
+    {                                                                                       \
+        for (ptrdiff_t j = 0; j < n; j++)                                                   \
+            g[j] = g[j] * gamma - (t[j] * alpha + beta) * (cw ? cw[j] : 1);                 \
+    }                                                                                       \
+    static inline ptrdiff_t fl_row_argmax_excl_##SUF(const T *s, ptrdiff_t n, ptrdiff_t y,  \
+                                                     int *has_nan)                          \
+    {                                                                                       \
+        T best = -INFINITY;                                                                 \
+        ptrdiff_t bi = -1;                                                                  \
+        for (ptrdiff_t j = 0; j < n; j++) {                                                 \
+            if (s[j] != s[j]) *has_nan = 1;                                                 \
+            if (j != y && s[j] > best) { best = s[j]; bi = j; }                             \
+        }                                                                                   \
+        return bi;                                                                          \
+    }
+
+FL_BINARY_SCALAR(float, f32, fl_expf)
+FL_BINARY_SCALAR(double, f64, fl_exp)
 
 #endif
 

@@ -4,7 +4,7 @@
 # wrappers with their validation and docstrings are in losses.py; the NumPy
 # twins are in reference.py.
 
-from libc.math cimport log
+from libc.math cimport fabs, log
 
 
 def softmax(const floating[:, ::1] scores, floating[:, ::1] out):
@@ -163,3 +163,83 @@ def softmax_cross_entropy(const floating[:, ::1] scores, const label_t[::1] y,
                             for k in range(c):
                                 g[k] -= <floating>(gs * eps / c * cw[k])
     return -1, total * scale
+
+
+def softmax_cross_entropy_soft(const floating[:, ::1] scores, const floating[:, ::1] targets,
+                               const floating[::1] class_weight, const double[::1] sample_weight,
+                               double label_smoothing, double tol, int reduction,
+                               floating[:, ::1] grad, floating[::1] loss_out):
+    """Softmax cross-entropy with soft (probability) targets, fused per row.
+
+    With a_k = cw_k ((1-ε) t_k + ε/C) and A = Σ_k a_k, the row loss is
+    -Σ_k a_k log p_k = A log Σ exp(s - max) - Σ_k a_k (s_k - max), and its
+    gradient A p_j - a_j.  A first pass checks that every target row is
+    non-negative and sums to 1 within ``tol``; returns
+    ``(bad_row, row_sum, loss)`` with bad_row >= 0 (nothing written) if not.
+    ``grad`` and ``loss_out`` may be None; ``grad`` may be ``scores`` itself.
+    """
+    cdef Py_ssize_t n = scores.shape[0], c = scores.shape[1], i
+    cdef const floating* cw = NULL
+    cdef const double* sw = NULL
+    cdef bint has_grad = grad is not None
+    cdef bint has_loss_out = loss_out is not None
+    cdef double denom, scale = 1.0, total = 0.0
+    cdef double tsum = 0.0, mass, shifted, sum_exp, row_loss, swi, gs
+    cdef Py_ssize_t bad = -1
+    cdef int negative = 0
+    cdef floating m
+    cdef floating alpha = <floating>(1.0 - label_smoothing)
+    cdef floating beta = <floating>(label_smoothing / c)
+    cdef const floating* s
+    cdef const floating* t
+    cdef floating* g
+
+    if n == 0:
+        return -1, 0.0, 0.0
+    with nogil:
+        for i in range(n):
+            tsum = row_sum_nonneg(&targets[i, 0], c, &negative)
+            if negative or not (fabs(tsum - 1.0) <= tol):
+                bad = i
+                break
+    if bad >= 0:
+        return bad, tsum, 0.0
+    if class_weight is not None:
+        cw = &class_weight[0]
+    if sample_weight is not None:
+        sw = &sample_weight[0]
+        with nogil:
+            denom = sum_f64(sw, n)
+    else:
+        denom = <double>n
+    if reduction == REDUCTION_MEAN:
+        if denom == 0.0:
+            if has_grad:
+                with nogil:
+                    for i in range(n):
+                        row_fill(&grad[i, 0], <floating>0, c)
+            return -1, 0.0, 0.0
+        scale = 1.0 / denom
+
+    with nogil:
+        for i in range(n):
+            s = &scores[i, 0]
+            t = &targets[i, 0]
+            swi = sw[i] if sw != NULL else 1.0
+            m = row_max(s, c)
+            # all reads of the scores row come before the gradient row is written
+            shifted = row_soft(s, t, cw, alpha, beta, m, &mass, c)
+            if has_grad:
+                g = &grad[i, 0]
+                sum_exp = row_exp_sum_store(s, m, g, c)
+            else:
+                sum_exp = row_exp_sum(s, m, c)
+            row_loss = (mass * log(sum_exp) - shifted) * swi
+            total += row_loss
+            if has_loss_out:
+                loss_out[i] = <floating>row_loss
+            if has_grad:
+                gs = scale * swi
+                row_soft_grad(g, t, cw, <floating>(gs * mass / sum_exp), <floating>(gs * alpha),
+                              <floating>(gs * beta), c)
+    return -1, 0.0, total * scale

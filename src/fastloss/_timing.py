@@ -2,10 +2,12 @@
 
 What is measured
 ----------------
-For each public kernel (``softmax_cross_entropy``, ``multiclass_hinge``,
-``softmax``, ``log_softmax``), dtype and shape (N, C), two callables on the
-same inputs (scores ~ 3·N(0, 1) from a seeded generator, labels uniform in
-[0, C)):
+For each public kernel (``softmax_cross_entropy``, also with soft targets,
+``multiclass_hinge``, also Crammer–Singer, ``softmax``, ``log_softmax`` on
+(N, C); ``binary_hinge``, ``sigmoid_cross_entropy``, ``sigmoid`` on (N,)),
+dtype and shape, two callables on the same inputs (scores ~ 3·N(0, 1) from a
+seeded generator, labels uniform in [0, C), or 0/1 and ±1 for the binary
+losses):
 
 * **fastloss** -- the public function, i.e. argument validation plus the
   compiled kernel, writing into a preallocated ``out=`` buffer, so the figure
@@ -54,11 +56,22 @@ import time
 
 import numpy as np
 
-#: Kernels timed, in table order.
-KERNELS = ("softmax_cross_entropy", "multiclass_hinge", "softmax", "log_softmax")
+#: Multiclass kernels timed, in table order (``name[option]``: the kernel with that option).
+KERNELS = (
+    "softmax_cross_entropy",
+    "softmax_cross_entropy[soft]",
+    "multiclass_hinge",
+    "multiclass_hinge[crammer_singer]",
+    "softmax",
+    "log_softmax",
+)
 #: Shapes (N, C) of the full run and of ``--quick``.
 SHAPES = ((128, 10), (4096, 10), (4096, 100), (1024, 1000))
 QUICK_SHAPES = ((128, 10), (4096, 100))
+#: Binary (elementwise) kernels, timed on (N,) arrays of these sizes.
+BINARY_KERNELS = ("binary_hinge", "sigmoid_cross_entropy", "sigmoid")
+BINARY_SIZES = (10_000, 1_000_000)
+QUICK_BINARY_SIZES = (1_000_000,)
 #: Samples per callable (full run, quick run).
 REPEATS = 41
 QUICK_REPEATS = 9
@@ -151,27 +164,45 @@ def time_interleaved(funcs, *, repeats=REPEATS, min_sample_time=MIN_SAMPLE_TIME,
 
 
 def make_inputs(shape, dtype, seed=0):
-    """Scores ~ 3·N(0, 1) of ``dtype`` and int64 labels uniform in [0, C), seeded."""
-    n, c = shape
+    """Scores ~ 3·N(0, 1) of ``dtype`` and shape (N, C) or (N,), and int64 labels, seeded.
+
+    Labels are uniform in [0, C) for (N, C) scores and in {0, 1} for (N,) scores.
+    """
     rng = np.random.default_rng(seed)
-    scores = (3.0 * rng.standard_normal((n, c))).astype(dtype)
-    y = rng.integers(0, c, size=n, dtype=np.int64)
+    scores = (3.0 * rng.standard_normal(shape)).astype(dtype)
+    high = shape[1] if len(shape) == 2 else 2
+    y = rng.integers(0, high, size=shape[0], dtype=np.int64)
     return scores, y
+
+
+#: The options behind ``name[option]`` kernel names.
+_OPTIONS = {"crammer_singer": {"variant": "crammer_singer"}}
 
 
 def kernel_pair(kernel, scores, y):
     """Zero-argument callables ``(fastloss, reference)`` computing ``kernel`` on the inputs.
 
     The fastloss call writes into a buffer preallocated here (``out=``).
+    ``softmax_cross_entropy[soft]`` uses soft targets (softmax of random
+    scores, of the dtype of ``scores``); ``binary_hinge`` labels ``2y - 1``.
     """
     import fastloss
     from fastloss import reference
 
-    fast, ref = getattr(fastloss, kernel), getattr(reference, kernel)
+    name, _, option = kernel.partition("[")
+    option = option.rstrip("]")
+    fast, ref = getattr(fastloss, name), getattr(reference, name)
+    kw = _OPTIONS.get(option, {})
     out = np.empty_like(scores)
-    if kernel in ("softmax", "log_softmax"):
+    if name in ("softmax", "log_softmax", "sigmoid"):
         return functools.partial(fast, scores, out=out), functools.partial(ref, scores)
-    return functools.partial(fast, scores, y, out=out), functools.partial(ref, scores, y)
+    if option == "soft":
+        rng = np.random.default_rng(1)
+        y = reference.softmax(rng.standard_normal(scores.shape)).astype(scores.dtype)
+    elif name == "binary_hinge":
+        y = 2 * y - 1
+    return (functools.partial(fast, scores, y, out=out, **kw),
+            functools.partial(ref, scores, y, **kw))
 
 
 @dataclasses.dataclass
@@ -192,7 +223,7 @@ class Result:
     @property
     def ns_per_element(self):
         """fastloss median per element of scores, in nanoseconds."""
-        return self.fastloss.median / (self.shape[0] * self.shape[1]) * 1e9
+        return self.fastloss.median / math.prod(self.shape) * 1e9
 
     def to_dict(self):
         def us(t):
@@ -215,11 +246,17 @@ class Result:
 
 
 def run(kernels=KERNELS, dtypes=("float32",), shapes=SHAPES, *, repeats=REPEATS,
-        min_sample_time=MIN_SAMPLE_TIME, seed=0):
-    """Time every (kernel, dtype, shape); yield a :class:`Result` as each is done."""
-    for kernel in kernels:
+        min_sample_time=MIN_SAMPLE_TIME, seed=0, binary_kernels=BINARY_KERNELS,
+        binary_sizes=BINARY_SIZES):
+    """Time every (kernel, dtype, shape); yield a :class:`Result` as each is done.
+
+    The multiclass ``kernels`` run on every (N, C) of ``shapes``, the
+    ``binary_kernels`` on every (N,) of ``binary_sizes``.
+    """
+    cases = [(k, shapes) for k in kernels] + [(k, [(n,) for n in binary_sizes]) for k in binary_kernels]
+    for kernel, kernel_shapes in cases:
         for dtype in dtypes:
-            for shape in shapes:
+            for shape in kernel_shapes:
                 scores, y = make_inputs(shape, dtype, seed)
                 fast, ref = kernel_pair(kernel, scores, y)
                 t_fast, t_ref = time_interleaved(

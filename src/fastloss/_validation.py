@@ -110,7 +110,58 @@ def weights(w, length, name, what):
     return arr
 
 
-def output(out, like, source, name="out"):
+def float_array(x, name, ndims=None):
+    """A C-contiguous float32/float64 array whose ndim is in ``ndims`` (any if None).
+
+    Non-contiguous input is copied; read-only input is used as it is.
+    """
+    arr = np.asarray(x)
+    if arr.dtype not in _FLOAT_DTYPES:
+        raise TypeError(
+            f"{name} must be a float32 or float64 array, got dtype {arr.dtype}"
+            + (" (cast it with .astype(np.float32))" if arr.dtype.kind in "fiub" else "")
+        )
+    if ndims is not None and arr.ndim not in ndims:
+        want = " or ".join(_NDIM_SHAPES[d] for d in ndims)
+        raise ValueError(f"{name} must have shape {want}, got shape {arr.shape}")
+    if not arr.flags.c_contiguous:
+        arr = np.ascontiguousarray(arr)
+    return arr
+
+
+_NDIM_SHAPES = {1: "(N,)", 2: "(N, K)"}
+# Label dtypes the binary kernels read directly; others are converted.
+_BINARY_LABEL_DTYPES = tuple(
+    np.dtype(d) for d in (np.int8, np.int16, np.int32, np.int64, np.float32, np.float64)
+)
+
+
+def binary_labels(y, shape, name="y"):
+    """Labels or targets of any real dtype, shaped like the scores, as a flat contiguous array.
+
+    int8/16/32/64 and float32/64 are passed as they are (flattened, no copy
+    when contiguous); bool is viewed as int8; unsigned integers become int64
+    and float16 float32 (their values are checked by the kernel, and an error
+    quotes the original array).
+    """
+    arr = np.asarray(y)
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be a real-valued (integer or float) array, got dtype {arr.dtype}")
+    if arr.shape != tuple(shape):
+        raise ValueError(f"{name} must have shape {tuple(shape)} to match the scores, got shape {arr.shape}")
+    if arr.dtype.kind == "b":
+        arr = arr.view(np.int8)
+    elif arr.dtype not in _BINARY_LABEL_DTYPES or not arr.dtype.isnative:
+        if arr.dtype.kind == "u":
+            arr = arr.astype(np.int64)  # values above the int64 range wrap negative: rejected
+        elif arr.dtype.kind == "i":
+            arr = arr.astype(np.int64)
+        else:
+            arr = arr.astype(np.float32 if arr.dtype.itemsize <= 4 else np.float64)
+    return np.ascontiguousarray(arr).reshape(-1)
+
+
+def output(out, like, source, name="out", source_name="scores"):
     """Check an ``out=`` buffer: same dtype and shape as ``like``, C-contiguous, writeable.
 
     ``out`` may be the very array ``source`` (the user's input) when that is
@@ -120,9 +171,9 @@ def output(out, like, source, name="out"):
     if not isinstance(out, np.ndarray):
         raise TypeError(f"{name} must be a numpy.ndarray, got {type(out).__name__}")
     if out.dtype != like.dtype:
-        raise TypeError(f"{name} must have dtype {like.dtype} (that of scores), got {out.dtype}")
+        raise TypeError(f"{name} must have dtype {like.dtype} (that of {source_name}), got {out.dtype}")
     if out.shape != like.shape:
-        raise ValueError(f"{name} must have shape {like.shape} (that of scores), got {out.shape}")
+        raise ValueError(f"{name} must have shape {like.shape} (that of {source_name}), got {out.shape}")
     if not out.flags.c_contiguous:
         raise ValueError(f"{name} must be C-contiguous (it is written in place, never copied)")
     if not out.flags.writeable:
@@ -134,8 +185,8 @@ def output(out, like, source, name="out"):
         )
         if not same:
             raise ValueError(
-                f"{name} overlaps scores without being the same array; pass out=scores "
-                "(in place) or a separate buffer"
+                f"{name} overlaps {source_name} without being the same array; pass "
+                f"out={source_name} (in place) or a separate buffer"
             )
     return out
 

@@ -13,6 +13,11 @@ from ._dispatch import kernels as _k
 
 __all__ = ["log_softmax", "multiclass_hinge", "softmax", "softmax_cross_entropy"]
 
+#: Soft targets: each row must sum to 1 within this (absolute) tolerance.
+SOFT_TARGET_TOL = 1e-4
+#: multiclass_hinge variants.
+HINGE_VARIANTS = ("weston_watkins", "crammer_singer")
+
 
 def _prepare_out(scores_in, s, out, grad):
     if not grad:
@@ -135,14 +140,34 @@ def softmax_cross_entropy(
     Note that, like torch, the smoothing term weights each class by its own
     weight :math:`c_k`, not by :math:`c_{y_i}`.
 
+    **Soft targets.**  When ``y`` is a float array of shape (N, C), each row
+    :math:`t_i` is a probability distribution over the classes (entries
+    :math:`\\ge 0` summing to 1 within ``1e-4``; anything else is an error) and
+
+    .. math::
+
+        L_i = -\\sum_k c_k\\, t'_{ik} \\log p_{ik}, \\qquad
+        t'_i = (1-\\varepsilon)\\, t_i + \\varepsilon / C, \\qquad
+        \\frac{\\partial L_i}{\\partial s_{ij}} = p_{ij} \\sum_k c_k t'_{ik} - c_j t'_{ij}
+
+    (a term with :math:`c_k t'_{ik} = 0` counts 0, so a ``-inf`` score without
+    target mass costs nothing).  ``"none"`` gives :math:`(u_i L_i)`, ``"sum"``
+    :math:`\\sum_i u_i L_i` and ``"mean"`` :math:`\\sum_i u_i L_i / \\sum_i u_i`:
+    class weights scale the terms but, as in torch, do not enter the mean's
+    denominator (N without sample weights).  This is exactly
+    ``torch.nn.functional.cross_entropy(scores, targets, weight=class_weight,
+    label_smoothing=ε, reduction=r)`` with probability targets.
+    ``ignore_index`` is an error with soft targets.
+
     Parameters
     ----------
     scores : array_like of float32 or float64, shape (N, C)
         Unnormalised scores (logits).  Need not be contiguous or writeable.
         ``-inf`` marks a class as impossible (allowed except for the label
         when ``label_smoothing > 0``, where the loss is then ``inf``).
-    y : array_like of int, shape (N,)
-        Class indices in ``[0, C)`` (or ``ignore_index``); any integer dtype.
+    y : array_like of int, shape (N,), or of float, shape (N, C)
+        Class indices in ``[0, C)`` (or ``ignore_index``), any integer dtype;
+        or soft targets, one probability distribution per row, any float dtype.
     reduction : {"mean", "sum", "none"}
     class_weight : array_like, shape (C,), optional
         Finite, non-negative weight per class.
@@ -172,10 +197,28 @@ def softmax_cross_entropy(
     0.31854
     >>> g.sum(axis=1).round(12).tolist()
     [0.0, 0.0]
+
+    Soft targets (a one-hot row gives the same loss as its class index):
+
+    >>> t = np.array([[1.0, 0.0, 0.0], [0.1, 0.8, 0.1]])
+    >>> loss, g = fl.softmax_cross_entropy(scores, t, reduction="none")
+    >>> loss.round(6).tolist()
+    [0.41703, 0.64005]
     """
     s = v.scores_2d(scores)
     n, c = s.shape
-    yy = v.labels(y, n)
+    y_arr = np.asarray(y)
+    soft = y_arr.dtype.kind == "f" and y_arr.ndim == 2  # float labels of shape (N,): TypeError below
+    if soft:
+        if y_arr.shape != (n, c):
+            raise ValueError(
+                f"y holds floats, so it must be soft targets of shape ({n}, {c}) (one probability "
+                f"distribution per row of scores), got shape {y_arr.shape}"
+            )
+        if ignore_index is not None:
+            raise ValueError("ignore_index cannot be used with soft targets (y of shape (N, C))")
+    else:
+        yy = v.labels(y, n)
     code = v.reduction_code(reduction)
     cw = v.weights(class_weight, c, "class_weight", "one weight per class")
     sw = v.weights(sample_weight, n, "sample_weight", "one weight per row of scores")
@@ -184,6 +227,25 @@ def softmax_cross_entropy(
     grad = v.flag(grad, "grad")
     g = _prepare_out(scores, s, out, grad)
     loss_vec = np.empty(n, s.dtype) if code == 0 else None
+
+    if soft:
+        if g is not None and np.may_share_memory(g, y_arr):
+            raise ValueError("out overlaps y (the soft targets); pass a separate buffer")
+        t = np.ascontiguousarray(y_arr, dtype=s.dtype)
+        bad, row_sum, loss = _k.softmax_cross_entropy_soft(
+            s, t, None if cw is None else cw.astype(s.dtype), sw, eps, SOFT_TARGET_TOL, code,
+            g, loss_vec,
+        )
+        if bad >= 0:
+            if not (t[bad] >= 0).all():
+                problem = "has a negative or NaN entry"
+            else:
+                problem = f"sums to {row_sum!r}"
+            raise ValueError(
+                f"y[{bad}] {problem}: each row of soft targets must be a probability "
+                f"distribution (entries >= 0 summing to 1 within {SOFT_TARGET_TOL:g})"
+            )
+        return (loss_vec if code == 0 else loss), g
 
     bad, loss = _k.softmax_cross_entropy(
         s, yy, cw, sw, eps, ignore is not None, 0 if ignore is None else ignore, code, g, loss_vec
@@ -204,8 +266,9 @@ def multiclass_hinge(
     sample_weight=None,
     grad=True,
     out=None,
+    variant="weston_watkins",
 ):
-    """Multiclass hinge (SVM) loss of Weston and Watkins, and its gradient.
+    """Multiclass hinge (SVM) loss, Weston–Watkins or Crammer–Singer, and its gradient.
 
     The loss CS231n teaches: each wrong class whose score comes within the
     margin :math:`\\Delta` of the correct one costs the shortfall,
@@ -229,6 +292,19 @@ def multiclass_hinge(
     ``r`` in "none"/"sum", and for "mean" when there are no class weights
     (torch's mean divides by N, not by the total weight).
 
+    ``variant="crammer_singer"`` charges only the most violating wrong class:
+
+    .. math:: L_i = \\max\\big(0,\\ \\Delta + \\max_{j \\ne y_i} s_{ij} - s_{i,y_i}\\big)
+
+    (squared when ``squared=True``), with the same weights and reductions.
+    When several wrong classes tie for the maximum, the lowest index
+    :math:`j^*` is used: the gradient is :math:`+1` at :math:`j^*` and
+    :math:`-1` at :math:`y_i` where the hinge is active (:math:`\\pm 2h` when
+    squared), 0 at the kink, a valid subgradient either way.  A NaN score
+    makes its row's loss and whole gradient row NaN.  With C = 1 the loss is
+    0.  This is ``optax.losses.multiclass_hinge_loss(scores, y)`` (margin 1)
+    and liblinear's Crammer–Singer loss (``LinearSVC(multi_class="crammer_singer")``).
+
     Parameters
     ----------
     scores : array_like of float32 or float64, shape (N, C)
@@ -245,6 +321,9 @@ def multiclass_hinge(
         If False, skip the gradient and return ``(loss, None)``.
     out : ndarray, optional
         Receives the gradient (see :func:`softmax_cross_entropy`).
+    variant : {"weston_watkins", "crammer_singer"}
+        Sum over every wrong class (CS231n's SVM loss, the default), or the
+        most violating one only.
 
     Returns
     -------
@@ -259,6 +338,9 @@ def multiclass_hinge(
     >>> loss, g = fl.multiclass_hinge(np.array([[3.2, 5.1, -1.7]]), [0])
     >>> round(loss, 6), g.tolist()
     (2.9, [[-1.0, 1.0, 0.0]])
+    >>> loss, g = fl.multiclass_hinge(np.array([[3.2, 5.1, 5.1]]), [0], variant="crammer_singer")
+    >>> round(loss, 6), g.tolist()
+    (2.9, [[-1.0, 1.0, 0.0]])
     """
     s = v.scores_2d(scores)
     n, c = s.shape
@@ -269,10 +351,15 @@ def multiclass_hinge(
     cw = v.weights(class_weight, c, "class_weight", "one weight per class")
     sw = v.weights(sample_weight, n, "sample_weight", "one weight per row of scores")
     grad = v.flag(grad, "grad")
+    if variant not in HINGE_VARIANTS:
+        raise ValueError(
+            f"variant must be 'weston_watkins' or 'crammer_singer', got {variant!r}"
+        )
     g = _prepare_out(scores, s, out, grad)
     loss_vec = np.empty(n, s.dtype) if code == 0 else None
 
-    bad, loss = _k.multiclass_hinge(s, yy, cw, sw, delta, squared, code, g, loss_vec)
+    kernel = _k.multiclass_hinge if variant == "weston_watkins" else _k.multiclass_hinge_crammer_singer
+    bad, loss = kernel(s, yy, cw, sw, delta, squared, code, g, loss_vec)
     if bad >= 0:
         _raise_bad_label(yy, bad, c)
     return (loss_vec if code == 0 else loss), g

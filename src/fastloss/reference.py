@@ -16,8 +16,11 @@ the compiled API.
 import numpy as np
 
 __all__ = [
+    "binary_hinge",
     "log_softmax",
     "multiclass_hinge",
+    "sigmoid",
+    "sigmoid_cross_entropy",
     "softmax",
     "softmax_cross_entropy",
 ]
@@ -99,6 +102,8 @@ def softmax_cross_entropy(
     s = np.asarray(scores)
     n, c = s.shape
     y = np.asarray(y)
+    if y.dtype.kind == "f":
+        return _soft_cross_entropy(s, y, reduction, class_weight, sample_weight, label_smoothing, grad, out)
     rows = np.arange(n)
     eps = s.dtype.type(label_smoothing)
     valid = None if ignore_index is None else y != ignore_index
@@ -145,6 +150,37 @@ def softmax_cross_entropy(
     return _reduce(row_loss, g, denom, reduction, grad, out)
 
 
+def _soft_cross_entropy(s, t, reduction, class_weight, sample_weight, label_smoothing, grad, out):
+    """Cross-entropy with soft targets t (N, C): L_i = -Σ_k cw_k t'_ik log p_ik, t' = (1-ε)t + ε/C.
+
+    The mean divides by Σ_i sw_i (N without sample weights), as torch does.
+    """
+    n, c = s.shape
+    t = np.asarray(t, s.dtype)
+    if label_smoothing > 0:
+        eps = s.dtype.type(label_smoothing)
+        t = (1 - eps) * t + eps / c
+    a = t if class_weight is None else t * np.asarray(class_weight, s.dtype)
+    shifted = s - s.max(axis=1, keepdims=True)
+    e = np.exp(shifted)
+    sum_e = e.sum(axis=1, keepdims=True)
+    log_p = shifted - np.log(sum_e)
+    # a term with a_ik = 0 counts 0, even where log p_ik = -inf
+    row_loss = -np.multiply(a, log_p, out=np.zeros_like(s), where=a != 0).sum(axis=1)
+    g = None
+    if grad:
+        g = e / sum_e * a.sum(axis=1, keepdims=True) - a  # p_ij Σ_k a_ik - a_ij
+    if sample_weight is not None:
+        u = np.asarray(sample_weight, s.dtype)
+        row_loss = u * row_loss
+        if g is not None:
+            g *= u[:, None]
+        denom = float(u.sum(dtype=np.float64))
+    else:
+        denom = n
+    return _reduce(row_loss, g, denom, reduction, grad, out)
+
+
 def multiclass_hinge(
     scores,
     y,
@@ -156,11 +192,15 @@ def multiclass_hinge(
     sample_weight=None,
     grad=True,
     out=None,
+    variant="weston_watkins",
 ):
-    """Weston–Watkins multiclass hinge (CS231n's SVM loss) and its gradient.
+    """Multiclass hinge and its gradient: Weston–Watkins (CS231n's SVM loss) or Crammer–Singer.
 
-    L_i = Σ_{j≠y_i} max(0, s_ij - s_{i,y_i} + Δ)    (each term squared if ``squared``)
+    weston_watkins: L_i = Σ_{j≠y_i} max(0, s_ij - s_{i,y_i} + Δ)    (each term squared if ``squared``)
+    crammer_singer: L_i = max(0, max_{j≠y_i} s_ij - s_{i,y_i} + Δ)  (squared if ``squared``)
     """
+    if variant == "crammer_singer":
+        return _crammer_singer(scores, y, margin, squared, reduction, class_weight, sample_weight, grad, out)
     s = np.asarray(scores)
     n, c = s.shape
     y = np.asarray(y)
@@ -186,3 +226,124 @@ def multiclass_hinge(
         if weighted:
             g *= w[:, None]
     return _reduce(row_loss, g, denom, reduction, grad, out)
+
+
+def _row_weights(s, y, class_weight, sample_weight):
+    w = np.ones(len(s), s.dtype)
+    if class_weight is not None:
+        w = w * np.asarray(class_weight, s.dtype)[y]
+    if sample_weight is not None:
+        w = w * np.asarray(sample_weight, s.dtype)
+    return w
+
+
+def _crammer_singer(scores, y, margin, squared, reduction, class_weight, sample_weight, grad, out):
+    """Crammer–Singer: only the most violating wrong class j* (the lowest index on ties) counts.
+
+    d L_i / d s_{i,j*} = +1 and d L_i / d s_{i,y_i} = -1 where the hinge is active
+    (±2h if squared); a NaN row loss gives a NaN gradient row.
+    """
+    s = np.asarray(scores)
+    n, c = s.shape
+    y = np.asarray(y)
+    rows = np.arange(n)
+    others = s.copy()
+    others[rows, y] = -np.inf
+    j = others.argmax(axis=1)  # the first maximum
+    h = np.maximum(0, (others[rows, j] - s[rows, y]) + s.dtype.type(margin))
+    row_loss = h * h if squared else h
+    w = _row_weights(s, y, class_weight, sample_weight)
+    weighted = class_weight is not None or sample_weight is not None
+    if weighted:
+        row_loss = w * row_loss
+    g = None
+    if grad:
+        coef = 2 * h if squared else (h > 0).astype(s.dtype)
+        if weighted:
+            coef = coef * w
+        g = np.zeros_like(s)
+        g[rows, j] += coef
+        g[rows, y] -= coef
+        g[np.isnan(h)] = np.nan
+    return _reduce(row_loss, g, float(w.sum(dtype=np.float64)), reduction, grad, out)
+
+
+def sigmoid(x, *, out=None):
+    """σ(x) = 1 / (1 + exp(-x)), via σ(-|x|) = exp(-|x|) / (1 + exp(-|x|)) so nothing overflows."""
+    x = np.asarray(x)
+    small = np.exp(-np.abs(x))
+    small /= 1 + small  # σ(-|x|)
+    result = np.where(x >= 0, 1 - small, small)
+    if out is not None:
+        np.copyto(out, result)
+        return out
+    return result
+
+
+def binary_hinge(
+    scores,
+    y,
+    *,
+    margin=1.0,
+    squared=False,
+    reduction="mean",
+    sample_weight=None,
+    grad=True,
+    out=None,
+):
+    """Binary hinge with labels ±1: L_i = max(0, Δ - y_i s_i)   (squared if ``squared``)."""
+    s = np.asarray(scores)
+    y = np.asarray(y).astype(s.dtype)
+    h = np.maximum(0, s.dtype.type(margin) - y * s)
+    row_loss = h * h if squared else h
+    g = None
+    if grad:
+        g = -2 * y * h if squared else -y * (h > 0)
+    denom = len(s)
+    if sample_weight is not None:
+        w = np.asarray(sample_weight, s.dtype)
+        row_loss = w * row_loss
+        if g is not None:
+            g *= w
+        denom = float(w.sum(dtype=np.float64))
+    return _reduce(row_loss, g, denom, reduction, grad, out)
+
+
+def sigmoid_cross_entropy(
+    logits,
+    y,
+    *,
+    reduction="mean",
+    pos_weight=None,
+    sample_weight=None,
+    grad=True,
+    out=None,
+):
+    """Sigmoid cross-entropy on logits x (N,) or (N, K), targets y in [0, 1], pos weight p per column.
+
+    L = -[p y log σ(x) + (1-y) log(1-σ(x))] = (1 + (p-1) y) log(1 + e^{-|x|}) + |x| q,
+    q = 1-y where x >= 0, else p y  (|x| q taken as 0 where q = 0, so x = ±inf gives the limit).
+    dL/dx = (1-y) σ(x) - p y (1 - σ(x)).  The mean divides by the total weight of the elements.
+    """
+    x = np.asarray(logits)
+    y = np.asarray(y).astype(x.dtype)
+    py = y if pos_weight is None else np.asarray(pos_weight, x.dtype) * y
+    ax = np.abs(x)
+    e = np.exp(-ax)
+    q = np.where(x >= 0, 1 - y, py)
+    loss = (py + (1 - y)) * np.log1p(e) + np.multiply(ax, q, out=np.zeros_like(x), where=q != 0)
+    g = None
+    if grad:
+        sig = np.where(x >= 0, 1, e) / (1 + e)
+        sig_c = np.where(x >= 0, e, 1) / (1 + e)  # 1 - σ(x), without cancellation
+        g = (1 - y) * sig - py * sig_c
+    denom = x.size
+    if sample_weight is not None:
+        w = np.asarray(sample_weight, x.dtype)
+        if w.shape != x.shape:
+            w = w.reshape((-1,) + (1,) * (x.ndim - 1))  # one weight per row
+        loss = w * loss
+        if g is not None:
+            g *= w
+        denom = float(np.broadcast_to(w, x.shape).sum(dtype=np.float64))
+    return _reduce(loss, g, denom, reduction, grad, out)

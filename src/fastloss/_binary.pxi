@@ -1,0 +1,220 @@
+# Binary losses and the sigmoid: binary_hinge, sigmoid_cross_entropy, sigmoid.
+#
+# Included by _kernels.pxi (once per instruction-set build).  The public
+# wrappers with their validation and docstrings are in binary.py; the NumPy
+# twins in reference.py.
+#
+# The arrays are flat: (N,) scores, or (N, K) logits seen as N·K elements.
+# Labels come in their own dtype (any of blabel_t); each block of BLOCK
+# elements has its labels, weights and pos weights converted to the dtype of
+# the scores in small stack buffers (L1-resident), then one explicit-vector
+# helper of _simd_rows.h computes the block's loss, gradient and sum.  Labels
+# are checked in a first pass, before anything is written.
+
+from libc.stdint cimport int8_t, int16_t
+
+ctypedef fused blabel_t:
+    int8_t
+    int16_t
+    int32_t
+    int64_t
+    float
+    double
+
+cdef enum:
+    BLOCK = 1024
+
+
+cdef Py_ssize_t first_not_sign(const blabel_t* y, Py_ssize_t n) noexcept nogil:
+    """Index of the first y[i] that is not -1 or +1, or -1 (a vectorisable count first)."""
+    cdef Py_ssize_t i, nbad = 0
+    for i in range(n):
+        nbad += (y[i] != 1) & (y[i] != -1)
+    if nbad == 0:
+        return -1
+    for i in range(n):
+        if y[i] != 1 and y[i] != -1:
+            return i
+    return -1
+
+
+cdef Py_ssize_t first_not_unit(const blabel_t* y, Py_ssize_t n) noexcept nogil:
+    """Index of the first y[i] outside [0, 1] (NaN included), or -1."""
+    cdef Py_ssize_t i, nbad = 0
+    for i in range(n):
+        nbad += (y[i] < 0) | (y[i] > 1) | (y[i] != y[i])
+    if nbad == 0:
+        return -1
+    for i in range(n):
+        if y[i] < 0 or y[i] > 1 or y[i] != y[i]:
+            return i
+    return -1
+
+
+cdef inline const floating* as_floating(const blabel_t* y, floating* buf, Py_ssize_t m,
+                                        floating dummy) noexcept nogil:
+    """y[:m] in the dtype of the scores: y itself if it already is, else converted into buf."""
+    cdef Py_ssize_t k
+    if (floating is float and blabel_t is float) or (floating is double and blabel_t is double):
+        return <const floating*>y
+    else:
+        for k in range(m):
+            buf[k] = <floating>y[k]
+        return buf
+
+
+def sigmoid(const floating[::1] x, floating[::1] out):
+    """out = σ(x) elementwise (flat arrays); ``out`` may be ``x``."""
+    cdef Py_ssize_t n = x.shape[0]
+    if n == 0:
+        return
+    with nogil:
+        sigmoid_block(&x[0], &out[0], n)
+
+
+def binary_hinge(const floating[::1] scores, const blabel_t[::1] y,
+                 const double[::1] sample_weight, double margin, bint squared, int reduction,
+                 floating[::1] grad, floating[::1] loss_out):
+    """Fused binary hinge loss and gradient over (N,) scores and labels ±1.
+
+    Returns ``(bad_label_index, loss)``: an index >= 0 means y holds a value
+    other than -1/+1 there, and nothing was written.  ``grad`` and
+    ``loss_out`` may be None; ``grad`` may be ``scores`` itself.
+    """
+    cdef Py_ssize_t n = scores.shape[0], b, blk, m, k
+    cdef Py_ssize_t bad
+    cdef const double* sw = NULL
+    cdef bint has_grad = grad is not None
+    cdef bint has_loss_out = loss_out is not None
+    cdef double denom, scale = 1.0, total = 0.0
+    cdef floating ybuf[BLOCK]
+    cdef floating wbuf[BLOCK]
+    cdef const floating* yb
+    cdef floating* wb = NULL
+    cdef floating* gb = NULL
+    cdef floating* lb = NULL
+    cdef floating delta = <floating>margin
+    cdef floating gs
+
+    if n == 0:
+        return -1, 0.0
+    with nogil:
+        bad = first_not_sign(&y[0], n)
+    if bad >= 0:
+        return bad, 0.0
+    if sample_weight is not None:
+        sw = &sample_weight[0]
+        with nogil:
+            denom = sum_f64(sw, n)
+    else:
+        denom = <double>n
+    if reduction == REDUCTION_MEAN:
+        if denom == 0.0:
+            if has_grad:
+                with nogil:
+                    row_fill(&grad[0], <floating>0, n)
+            return -1, 0.0
+        scale = 1.0 / denom
+    gs = <floating>scale
+
+    with nogil:
+        for blk in range((n + BLOCK - 1) // BLOCK):
+            b = blk * BLOCK
+            m = min(<Py_ssize_t>BLOCK, n - b)
+            yb = as_floating(&y[b], ybuf, m, delta)
+            if sw != NULL:
+                for k in range(m):
+                    wbuf[k] = <floating>sw[b + k]
+                wb = wbuf
+            if has_grad:
+                gb = &grad[b]
+            if has_loss_out:
+                lb = &loss_out[b]
+            total += binary_hinge_block(&scores[b], yb, wb, delta, squared, gs, gb, lb, m)
+    return -1, total * scale
+
+
+def sigmoid_cross_entropy(const floating[::1] logits, const blabel_t[::1] y, Py_ssize_t k_cols,
+                          const double[::1] pos_weight, const double[::1] sample_weight,
+                          bint weight_per_row, int reduction, floating[::1] grad,
+                          floating[::1] loss_out):
+    """Fused sigmoid cross-entropy loss and gradient over N·K flat logits.
+
+    The logits are an (N, K) array seen flat (K = 1 for (N,) logits).
+    ``pos_weight`` is (K,), one per column; ``sample_weight`` is (N,) with
+    ``weight_per_row`` (each row's weight applies to its K elements) or (N·K,).
+    Returns ``(bad_target_index, loss)`` like binary_hinge (a target outside
+    [0, 1]).  ``grad`` and ``loss_out`` may be None; ``grad`` may be ``logits``.
+    """
+    cdef Py_ssize_t n = logits.shape[0], b, blk, m, k, row, col
+    cdef Py_ssize_t bad
+    cdef const double* sw = NULL
+    cdef const double* pw = NULL
+    cdef bint has_grad = grad is not None
+    cdef bint has_loss_out = loss_out is not None
+    cdef double denom, scale = 1.0, total = 0.0
+    cdef floating ybuf[BLOCK]
+    cdef floating wbuf[BLOCK]
+    cdef floating pbuf[BLOCK]
+    cdef const floating* yb
+    cdef floating* wb = NULL
+    cdef floating* pb = NULL
+    cdef floating* gb = NULL
+    cdef floating* lb = NULL
+    cdef floating gs
+
+    if n == 0:
+        return -1, 0.0
+    with nogil:
+        bad = first_not_unit(&y[0], n)
+    if bad >= 0:
+        return bad, 0.0
+    if pos_weight is not None:
+        pw = &pos_weight[0]
+    if sample_weight is not None:
+        sw = &sample_weight[0]
+        with nogil:
+            denom = sum_f64(sw, sample_weight.shape[0])
+        if weight_per_row:
+            denom *= k_cols
+    else:
+        denom = <double>n
+    if reduction == REDUCTION_MEAN:
+        if denom == 0.0:
+            if has_grad:
+                with nogil:
+                    row_fill(&grad[0], <floating>0, n)
+            return -1, 0.0
+        scale = 1.0 / denom
+    gs = <floating>scale
+
+    with nogil:
+        for blk in range((n + BLOCK - 1) // BLOCK):
+            b = blk * BLOCK
+            m = min(<Py_ssize_t>BLOCK, n - b)
+            yb = as_floating(&y[b], ybuf, m, gs)
+            if pw != NULL or (sw != NULL and weight_per_row):
+                row = b // k_cols
+                col = b - row * k_cols
+                for k in range(m):
+                    if pw != NULL:
+                        pbuf[k] = <floating>pw[col]
+                    if sw != NULL and weight_per_row:
+                        wbuf[k] = <floating>sw[row]
+                    col += 1
+                    if col == k_cols:
+                        col = 0
+                        row += 1
+                if pw != NULL:
+                    pb = pbuf
+            if sw != NULL:
+                if not weight_per_row:
+                    for k in range(m):
+                        wbuf[k] = <floating>sw[b + k]
+                wb = wbuf
+            if has_grad:
+                gb = &grad[b]
+            if has_loss_out:
+                lb = &loss_out[b]
+            total += sigmoid_ce_block(&logits[b], yb, pb, wb, gs, gb, lb, m)
+    return -1, total * scale
