@@ -13,12 +13,20 @@ Cython kernels; ``fastloss.reference`` holds a plain NumPy twin of each.
 from ._dispatch import isa as _isa
 from ._version import __version__
 from .losses import log_softmax, multiclass_hinge, softmax, softmax_cross_entropy
+from .optim import SGD, ConstantLR, CosineLR, InverseScalingLR, LRSchedule, StepLR, sgd_update
 
 __all__ = [
+    "SGD",
+    "ConstantLR",
+    "CosineLR",
+    "InverseScalingLR",
+    "LRSchedule",
+    "StepLR",
     "__version__",
     "kernel_isa",
     "log_softmax",
     "multiclass_hinge",
+    "sgd_update",
     "softmax",
     "softmax_cross_entropy",
 ]

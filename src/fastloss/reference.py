@@ -18,6 +18,7 @@ import numpy as np
 __all__ = [
     "log_softmax",
     "multiclass_hinge",
+    "sgd_update",
     "softmax",
     "softmax_cross_entropy",
 ]
@@ -186,3 +187,20 @@ def multiclass_hinge(
         if weighted:
             g *= w[:, None]
     return _reduce(row_loss, g, denom, reduction, grad, out)
+
+
+def sgd_update(param, grad, *, lr, momentum=0.0, velocity=None, dampening=0.0,
+               weight_decay=0.0, nesterov=False, maximize=False):
+    """One in-place SGD step, torch.optim.SGD's rule with a caller-owned velocity.
+
+    g = ±grad (+ weight_decay · param); with momentum v = μ v + (1 − dampening) g,
+    then g = g + μ v (nesterov) or g = v; param −= lr · g.
+    """
+    g = -grad if maximize else grad
+    if weight_decay != 0:
+        g = g + weight_decay * param
+    if momentum != 0:
+        velocity *= momentum
+        velocity += (1 - dampening) * g
+        g = g + momentum * velocity if nesterov else velocity
+    param -= lr * g
