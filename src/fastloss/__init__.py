@@ -13,6 +13,7 @@ Cython kernels; ``fastloss.reference`` holds a plain NumPy twin of each.
 from ._dispatch import isa as _isa
 from ._version import __version__
 from .losses import log_softmax, multiclass_hinge, softmax, softmax_cross_entropy
+from .linear import gradcheck, softmax_loss, svm_loss
 from .optim import SGD, ConstantLR, CosineLR, InverseScalingLR, LRSchedule, StepLR, sgd_update
 
 __all__ = [
@@ -23,12 +24,15 @@ __all__ = [
     "LRSchedule",
     "StepLR",
     "__version__",
+    "gradcheck",
     "kernel_isa",
     "log_softmax",
     "multiclass_hinge",
     "sgd_update",
     "softmax",
     "softmax_cross_entropy",
+    "softmax_loss",
+    "svm_loss",
 ]
 
 
