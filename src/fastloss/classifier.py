@@ -68,7 +68,8 @@ class _Trainer:
     when there is an intercept), ``yc`` the class codes, ``W`` the (D', C)
     weights updated in place (the last row is the intercept if any).  After
     construction, :meth:`step` allocates no array: the batch is gathered into
-    ``Xb``/``yb`` with ``np.take(out=)``, the products go into ``S`` and
+    ``Xb``/``yb`` with ``np.take(out=)`` (or, without shuffling, is a slice of
+    the data), the products go into ``S`` and
     ``dW`` with ``np.matmul(out=)``, the kernels write in place.
     """
 
@@ -87,8 +88,8 @@ class _Trainer:
         b = min(batch_size, n)
         self.order = np.arange(n, dtype=np.intp)
         self.perm = self.order.copy()
-        self.Xb = np.empty((b, d), Xa.dtype)
-        self.yb = np.empty(b, np.int64)
+        self.Xb = np.empty((b, d), Xa.dtype) if shuffle else None
+        self.yb = np.empty(b, np.int64) if shuffle else None
         self.S = np.empty((b, c), Xa.dtype)
         self.dW = np.empty_like(W)
         self.V = np.zeros_like(W) if self.momentum > 0 else None
@@ -104,13 +105,17 @@ class _Trainer:
             self.kernel, self.kargs = _k.softmax_cross_entropy, (0.0, False, 0)
         else:
             self.kernel, self.kargs = _k.multiclass_hinge, (float(margin), False)
-        # every batch's views, made once (the permutation is shuffled in place)
+        # every batch's views, made once (the permutation is shuffled in place);
+        # without shuffling a batch is a slice of the data itself: nothing to gather
         self.batches = []
         for start in range(0, n, b):
             stop = min(start + b, n)
             m = stop - start
-            Xb, S = self.Xb[:m], self.S[:m]
-            self.batches.append((self.perm[start:stop], Xb, Xb.T, self.yb[:m], S))
+            if shuffle:
+                Xb, yb, gather = self.Xb[:m], self.yb[:m], True
+            else:
+                Xb, yb, gather = Xa[start:stop], yc[start:stop], False
+            self.batches.append((gather, self.perm[start:stop], Xb, Xb.T, yb, self.S[:m]))
         self.steps = 0
 
     @property
@@ -119,9 +124,10 @@ class _Trainer:
 
     def step(self, k):
         """Mini-batch ``k`` of the current epoch; returns its loss (before the update)."""
-        idx, Xb, XbT, yb, S = self.batches[k]
-        np.take(self.Xa, idx, axis=0, out=Xb, mode="clip")  # indices are valid: clip never clips
-        np.take(self.yc, idx, out=yb, mode="clip")
+        gather, idx, Xb, XbT, yb, S = self.batches[k]
+        if gather:
+            np.take(self.Xa, idx, axis=0, out=Xb, mode="clip")  # indices are valid: clip never clips
+            np.take(self.yc, idx, out=yb, mode="clip")
         np.matmul(Xb, self.W, out=S)
         loss = self.kernel(S, yb, None, None, *self.kargs, 2, S, None)[1]
         np.matmul(XbT, S, out=self.dW)
