@@ -6,10 +6,12 @@ import sys
 
 import pytest
 
+import fastloss
 from fastloss import __main__ as cli
 from fastloss import _train
 
-SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
+# where the fastloss under test was imported from (an in-place build or an installed copy)
+PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(fastloss.__file__)))
 
 
 def _run(argv, capsys):
@@ -71,7 +73,7 @@ def test_module_entry_point_without_matplotlib_import():
         "\ntry:\n    runpy.run_module('fastloss', run_name='__main__')\nexcept SystemExit as e:\n"
         "    assert not e.code, e.code\nassert 'matplotlib' not in sys.modules"
     )
-    env = dict(os.environ, PYTHONPATH=SRC + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env = dict(os.environ, PYTHONPATH=PACKAGE_PARENT + os.pathsep + os.environ.get("PYTHONPATH", ""))
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "epoch" in proc.stdout and "test acc" in proc.stdout
