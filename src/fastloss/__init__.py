@@ -16,18 +16,33 @@ from ._dispatch import isa as _isa
 from ._version import __version__
 from .binary import binary_hinge, sigmoid, sigmoid_cross_entropy
 from .losses import log_softmax, multiclass_hinge, softmax, softmax_cross_entropy
+from .classifier import LinearClassifier, NotFittedError
+from .linear import gradcheck, softmax_loss, svm_loss
+from .optim import SGD, ConstantLR, CosineLR, InverseScalingLR, LRSchedule, StepLR, sgd_update
 
 __all__ = [
+    "SGD",
+    "ConstantLR",
+    "CosineLR",
+    "InverseScalingLR",
+    "LRSchedule",
+    "LinearClassifier",
+    "NotFittedError",
+    "StepLR",
     "__version__",
     "binary_hinge",
+    "gradcheck",
     "kernel_isa",
     "log_softmax",
     "show_config",
     "multiclass_hinge",
     "sigmoid",
     "sigmoid_cross_entropy",
+    "sgd_update",
     "softmax",
     "softmax_cross_entropy",
+    "softmax_loss",
+    "svm_loss",
 ]
 
 

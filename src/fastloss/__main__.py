@@ -27,6 +27,16 @@ Commands
     The environment variable ``FASTLOSS_ISA`` (``baseline``, ``avx2``,
     ``avx512``) times a given kernel build instead of the one chosen for this
     CPU.
+
+``train``
+    Train :class:`fastloss.LinearClassifier` with the softmax and the hinge
+    loss by mini-batch SGD on the digits data bundled with scikit-learn (an
+    optional extra; a seeded synthetic set of the same shape otherwise) and
+    print each epoch's mean loss and train/test accuracy.  Options:
+    ``--loss softmax|hinge|both``, ``--batch-size``, ``--epochs``, ``--lr``,
+    ``--reg``, ``--data auto|digits|synthetic``, ``--seed`` and ``--plot FILE``
+    (a PNG of the per-step loss with its per-epoch mean for several batch
+    sizes; needs matplotlib).  See :mod:`fastloss._train`.
 """
 
 import argparse
@@ -199,6 +209,10 @@ def build_parser():
     )
     info.add_argument("--json", action="store_true", help="print it as JSON instead")
     info.set_defaults(func=cmd_info)
+
+    from . import _train
+
+    _train.add_parser(commands)
     return parser
 
 

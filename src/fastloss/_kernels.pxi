@@ -91,3 +91,4 @@ cdef Py_ssize_t check_labels(const label_t* y, Py_ssize_t n, Py_ssize_t c, bint 
 include "_softmax.pxi"
 include "_hinge.pxi"
 include "_binary.pxi"
+include "_sgd.pxi"

@@ -21,8 +21,11 @@ __all__ = [
     "multiclass_hinge",
     "sigmoid",
     "sigmoid_cross_entropy",
+    "sgd_update",
     "softmax",
     "softmax_cross_entropy",
+    "softmax_loss",
+    "svm_loss",
 ]
 
 
@@ -347,3 +350,50 @@ def sigmoid_cross_entropy(
             g *= w
         denom = float(np.broadcast_to(w, x.shape).sum(dtype=np.float64))
     return _reduce(loss, g, denom, reduction, grad, out)
+def sgd_update(param, grad, *, lr, momentum=0.0, velocity=None, dampening=0.0,
+               weight_decay=0.0, nesterov=False, maximize=False):
+    """One in-place SGD step, torch.optim.SGD's rule with a caller-owned velocity.
+
+    g = ±grad (+ weight_decay · param); with momentum v = μ v + (1 − dampening) g,
+    then g = g + μ v (nesterov) or g = v; param −= lr · g.
+    """
+    g = -grad if maximize else grad
+    if weight_decay != 0:
+        g = g + weight_decay * param
+    if momentum != 0:
+        velocity *= momentum
+        velocity += (1 - dampening) * g
+        g = g + momentum * velocity if nesterov else velocity
+    param -= lr * g
+
+
+def svm_loss(W, X, y, reg=0.0, *, margin=1.0):
+    """CS231n's svm_loss_vectorized: mean multiclass hinge of X·W + reg·ΣW², and dW."""
+    num_train = X.shape[0]
+    rows = np.arange(num_train)
+    scores = X.dot(W)
+    correct = scores[rows, y][:, None]
+    margins = np.maximum(0, scores - correct + margin)
+    margins[rows, y] = 0
+    loss = margins.sum() / num_train + reg * np.sum(W * W)
+    dscores = (margins > 0).astype(W.dtype)
+    dscores[rows, y] = -dscores.sum(axis=1)
+    dscores /= num_train
+    dW = X.T.dot(dscores) + 2 * reg * W
+    return float(loss), dW
+
+
+def softmax_loss(W, X, y, reg=0.0):
+    """CS231n's softmax_loss_vectorized: mean cross-entropy of X·W + reg·ΣW², and dW."""
+    num_train = X.shape[0]
+    rows = np.arange(num_train)
+    scores = X.dot(W)
+    scores -= scores.max(axis=1, keepdims=True)
+    exp_scores = np.exp(scores)
+    probs = exp_scores / exp_scores.sum(axis=1, keepdims=True)
+    loss = -np.log(probs[rows, y]).sum() / num_train + reg * np.sum(W * W)
+    dscores = probs
+    dscores[rows, y] -= 1
+    dscores /= num_train
+    dW = X.T.dot(dscores) + 2 * reg * W
+    return float(loss), dW

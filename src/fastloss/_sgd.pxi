@@ -1,0 +1,178 @@
+# In-place SGD update (torch.optim.SGD's rule) and a sum-of-squares helper.
+#
+# Included by _kernels.pxi (once per instruction-set build).  The public
+# wrapper, with its validation and docstring, is optim.sgd_update; the NumPy
+# twin is reference.sgd_update.
+#
+# One pass over memory: param (and velocity) are read and written once, grad
+# read once, nothing else touched.  The loop is specialised per option
+# combination so that each variant is a plain, branch-free loop gcc
+# auto-vectorises (check with FASTLOSS_VEC_REPORT=1).  ``sign`` is +1 or -1
+# (maximize); multiplying by it is exact.  Arithmetic is in the dtype of the
+# arrays, like torch's.
+
+
+cdef inline void _sgd_plain(floating* p, const floating* g, Py_ssize_t n,
+                            floating lr, floating sign) noexcept nogil:
+    cdef Py_ssize_t j
+    for j in range(n):
+        p[j] = p[j] - lr * (sign * g[j])
+
+
+cdef inline void _sgd_wd(floating* p, const floating* g, Py_ssize_t n,
+                         floating lr, floating sign, floating wd) noexcept nogil:
+    cdef Py_ssize_t j
+    for j in range(n):
+        p[j] = p[j] - lr * (sign * g[j] + wd * p[j])
+
+
+cdef inline void _sgd_momentum(floating* p, const floating* g, floating* v, Py_ssize_t n,
+                               floating lr, floating sign, floating wd, floating mu,
+                               floating damp) noexcept nogil:
+    # v = mu v + (1 - dampening) g ; p -= lr v
+    cdef Py_ssize_t j
+    cdef floating gj, vj
+    for j in range(n):
+        gj = sign * g[j] + wd * p[j]
+        vj = mu * v[j] + damp * gj
+        v[j] = vj
+        p[j] = p[j] - lr * vj
+
+
+cdef inline void _sgd_nesterov(floating* p, const floating* g, floating* v, Py_ssize_t n,
+                               floating lr, floating sign, floating wd, floating mu,
+                               floating damp) noexcept nogil:
+    # v = mu v + (1 - dampening) g ; p -= lr (g + mu v)
+    cdef Py_ssize_t j
+    cdef floating gj, vj
+    for j in range(n):
+        gj = sign * g[j] + wd * p[j]
+        vj = mu * v[j] + damp * gj
+        v[j] = vj
+        p[j] = p[j] - lr * (gj + mu * vj)
+
+
+cdef inline void _sgd_first(floating* p, const floating* g, floating* v, Py_ssize_t n,
+                            floating lr, floating sign, floating wd, floating mu,
+                            bint nesterov) noexcept nogil:
+    # torch's first step: v = g (no dampening), then as above.
+    cdef Py_ssize_t j
+    cdef floating gj
+    if nesterov:
+        for j in range(n):
+            gj = sign * g[j] + wd * p[j]
+            v[j] = gj
+            p[j] = p[j] - lr * (gj + mu * gj)
+    else:
+        for j in range(n):
+            gj = sign * g[j] + wd * p[j]
+            v[j] = gj
+            p[j] = p[j] - lr * gj
+
+
+cdef inline void _sgd_first_nowd(floating* p, const floating* g, floating* v, Py_ssize_t n,
+                                 floating lr, floating sign, floating mu,
+                                 bint nesterov) noexcept nogil:
+    cdef Py_ssize_t j
+    cdef floating gj
+    if nesterov:
+        for j in range(n):
+            gj = sign * g[j]
+            v[j] = gj
+            p[j] = p[j] - lr * (gj + mu * gj)
+    else:
+        for j in range(n):
+            gj = sign * g[j]
+            v[j] = gj
+            p[j] = p[j] - lr * gj
+
+
+cdef inline void _sgd_momentum_nowd(floating* p, const floating* g, floating* v, Py_ssize_t n,
+                                    floating lr, floating sign, floating mu,
+                                    floating damp) noexcept nogil:
+    cdef Py_ssize_t j
+    cdef floating vj
+    for j in range(n):
+        vj = mu * v[j] + damp * (sign * g[j])
+        v[j] = vj
+        p[j] = p[j] - lr * vj
+
+
+cdef inline void _sgd_nesterov_nowd(floating* p, const floating* g, floating* v, Py_ssize_t n,
+                                    floating lr, floating sign, floating mu,
+                                    floating damp) noexcept nogil:
+    cdef Py_ssize_t j
+    cdef floating gj, vj
+    for j in range(n):
+        gj = sign * g[j]
+        vj = mu * v[j] + damp * gj
+        v[j] = vj
+        p[j] = p[j] - lr * (gj + mu * vj)
+
+
+def sgd_update(floating[::1] param, const floating[::1] grad, floating[::1] velocity,
+               double lr, double momentum, double dampening, double weight_decay,
+               bint nesterov, bint maximize, bint first_step):
+    """One in-place SGD step over flat, C-contiguous, validated arrays.
+
+    g = ±grad (+ weight_decay · param); with momentum (``velocity`` not None)
+    v = momentum · v + (1 − dampening) · g — or v = g when ``first_step`` —
+    then g = g + momentum · v (nesterov) or g = v; param −= lr · g.
+    """
+    cdef Py_ssize_t n = param.shape[0]
+    cdef floating* p
+    cdef const floating* g
+    cdef floating* v = NULL
+    cdef floating flr = <floating>lr
+    cdef floating sign = <floating>(-1.0 if maximize else 1.0)
+    cdef floating wd = <floating>weight_decay
+    cdef floating mu = <floating>momentum
+    cdef floating damp = <floating>(1.0 - dampening)
+    cdef bint has_wd = weight_decay != 0.0
+    if n == 0:
+        return
+    p = &param[0]
+    g = &grad[0]
+    if velocity is not None:
+        v = &velocity[0]
+    with nogil:
+        if v == NULL:
+            if has_wd:
+                _sgd_wd(p, g, n, flr, sign, wd)
+            else:
+                _sgd_plain(p, g, n, flr, sign)
+        elif first_step:
+            if has_wd:
+                _sgd_first(p, g, v, n, flr, sign, wd, mu, nesterov)
+            else:
+                _sgd_first_nowd(p, g, v, n, flr, sign, mu, nesterov)
+        elif nesterov:
+            if has_wd:
+                _sgd_nesterov(p, g, v, n, flr, sign, wd, mu, damp)
+            else:
+                _sgd_nesterov_nowd(p, g, v, n, flr, sign, mu, damp)
+        else:
+            if has_wd:
+                _sgd_momentum(p, g, v, n, flr, sign, wd, mu, damp)
+            else:
+                _sgd_momentum_nowd(p, g, v, n, flr, sign, mu, damp)
+
+
+def sum_squares(const floating[::1] x):
+    """Σ_j x[j]² accumulated in double (the L2 penalty of a flat weight array)."""
+    cdef Py_ssize_t n = x.shape[0], b, j, k
+    cdef double acc[LANES]
+    cdef double total = 0.0
+    cdef Py_ssize_t nv = n - n % LANES
+    for k in range(LANES):
+        acc[k] = 0.0
+    with nogil:
+        for b in range(nv // LANES):
+            j = b * LANES
+            for k in range(LANES):
+                acc[k] += <double>x[j + k] * <double>x[j + k]
+        for k in range(LANES):
+            total += acc[k]
+        for j in range(nv, n):
+            total += <double>x[j] * <double>x[j]
+    return total

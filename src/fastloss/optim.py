@@ -1,0 +1,460 @@
+"""Stochastic gradient descent: the in-place update kernel, an optimiser, schedules.
+
+:func:`sgd_update` checks its arguments once (see _validation.py) and calls the
+kernel of the instruction-set build chosen at import (_dispatch.py); the
+kernel is in _sgd.pxi, its NumPy twin in :func:`fastloss.reference.sgd_update`.
+:class:`SGD` keeps the momentum state of a list of parameters and follows
+``torch.optim.SGD`` step for step; the learning-rate schedules
+(:class:`ConstantLR`, :class:`StepLR`, :class:`InverseScalingLR`,
+:class:`CosineLR`) are small callables ``t -> learning rate`` that an
+:class:`SGD` evaluates at its step count.
+"""
+
+import math
+
+import numpy as np
+
+from . import _validation as v
+from ._dispatch import kernels as _k
+
+__all__ = [
+    "SGD",
+    "ConstantLR",
+    "CosineLR",
+    "InverseScalingLR",
+    "LRSchedule",
+    "StepLR",
+    "sgd_update",
+]
+
+_FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+# --------------------------------------------------------------------------
+# Validation
+
+
+def _param(param, name="param"):
+    """A float32/float64 ndarray updated in place: C-contiguous, writeable, never copied."""
+    if not isinstance(param, np.ndarray):
+        raise TypeError(
+            f"{name} must be a numpy.ndarray (it is updated in place), got {type(param).__name__}"
+        )
+    if param.dtype not in _FLOAT_DTYPES:
+        raise TypeError(f"{name} must be a float32 or float64 array, got dtype {param.dtype}")
+    if not param.flags.c_contiguous:
+        raise ValueError(f"{name} must be C-contiguous (it is updated in place, never copied)")
+    if not param.flags.writeable:
+        raise ValueError(f"{name} must be writeable (it is updated in place)")
+    return param
+
+
+def _grad(grad, param, name="grad", pname="param"):
+    """``grad`` as a C-contiguous array of param's dtype and shape (copied only if strided)."""
+    g = np.asarray(grad)
+    if g.dtype != param.dtype:
+        raise TypeError(f"{name} must have dtype {param.dtype} (that of {pname}), got {g.dtype}")
+    if g.shape != param.shape:
+        raise ValueError(f"{name} must have shape {param.shape} (that of {pname}), got {g.shape}")
+    if not g.flags.c_contiguous:
+        g = np.ascontiguousarray(g)
+    elif np.may_share_memory(g, param) and not _same_buffer(g, param):
+        raise ValueError(f"{name} overlaps {pname} without being the same array")
+    return g
+
+
+def _same_buffer(a, b):
+    return a.__array_interface__["data"][0] == b.__array_interface__["data"][0] and a.strides == b.strides
+
+
+def _velocity(velocity, param, grad, name="velocity", pname="param"):
+    _param(velocity, name)
+    if velocity.dtype != param.dtype:
+        raise TypeError(
+            f"{name} must have dtype {param.dtype} (that of {pname}), got {velocity.dtype}"
+        )
+    if velocity.shape != param.shape:
+        raise ValueError(
+            f"{name} must have shape {param.shape} (that of {pname}), got {velocity.shape}"
+        )
+    if np.may_share_memory(velocity, param) or np.may_share_memory(velocity, grad):
+        raise ValueError(f"{name} must not share memory with {pname} or the gradient")
+    return velocity
+
+
+def _hyper(lr, momentum, dampening, weight_decay, nesterov, maximize):
+    """Checked hyper-parameters as Python floats and bools."""
+    lr = v.finite_real(lr, "lr", low=0.0)
+    momentum = v.finite_real(momentum, "momentum", low=0.0)
+    dampening = v.finite_real(dampening, "dampening", low=0.0, high=1.0)
+    weight_decay = v.finite_real(weight_decay, "weight_decay", low=0.0)
+    nesterov = v.flag(nesterov, "nesterov")
+    maximize = v.flag(maximize, "maximize")
+    if nesterov and (momentum <= 0.0 or dampening != 0.0):
+        raise ValueError(
+            "nesterov=True requires momentum > 0 and dampening = 0 "
+            f"(got momentum={momentum!r}, dampening={dampening!r})"
+        )
+    return lr, momentum, dampening, weight_decay, nesterov, maximize
+
+
+# --------------------------------------------------------------------------
+# The update
+
+
+def sgd_update(
+    param,
+    grad,
+    *,
+    lr,
+    momentum=0.0,
+    velocity=None,
+    dampening=0.0,
+    weight_decay=0.0,
+    nesterov=False,
+    maximize=False,
+):
+    """One SGD step, in place, in a single pass over memory (torch.optim.SGD's rule).
+
+    .. math::
+
+        g &= \\pm\\nabla + \\lambda\\,\\theta \\\\
+        v &\\leftarrow \\mu v + (1 - \\tau)\\, g \\quad (\\text{if } \\mu > 0) \\\\
+        \\theta &\\leftarrow \\theta - \\alpha \\cdot
+            \\begin{cases} g + \\mu v & \\text{nesterov} \\\\ v & \\mu > 0 \\\\ g & \\mu = 0 \\end{cases}
+
+    with learning rate :math:`\\alpha` (``lr``), momentum :math:`\\mu`,
+    dampening :math:`\\tau`, weight decay :math:`\\lambda` and :math:`-\\nabla`
+    when ``maximize``.  ``param`` (and ``velocity``) are read and written once,
+    ``grad`` read once, and no temporary array is made.  The velocity is the
+    caller's (start it at zeros); :class:`SGD` keeps it for you and also
+    applies torch's first-step rule (:math:`v = g` on the first step).
+
+    Parameters
+    ----------
+    param : ndarray of float32 or float64, any shape
+        Updated in place: C-contiguous and writeable (never copied).
+    grad : array_like, same dtype and shape as ``param``
+        May be read-only; a strided ``grad`` is copied first.
+    lr : float >= 0
+    momentum : float >= 0
+    velocity : ndarray, same dtype and shape as ``param``, required if momentum > 0
+        Updated in place; C-contiguous, writeable, sharing no memory with
+        ``param`` or ``grad``.
+    dampening : float in [0, 1]
+    weight_decay : float >= 0
+    nesterov : bool
+        Nesterov momentum; needs momentum > 0 and dampening = 0.
+    maximize : bool
+        Ascend instead of descend.
+
+    Returns
+    -------
+    None
+
+    Raises
+    ------
+    TypeError, ValueError
+        For a bad argument (naming it); ``param`` and ``velocity`` are then untouched.
+
+    Examples
+    --------
+    >>> import numpy as np, fastloss as fl
+    >>> w = np.array([1.0, 2.0]); v = np.zeros(2)
+    >>> fl.sgd_update(w, np.array([0.5, -1.0]), lr=0.1, momentum=0.9, velocity=v)
+    >>> w.tolist(), v.tolist()
+    ([0.95, 2.1], [0.5, -1.0])
+    """
+    _param(param)
+    g = _grad(grad, param)
+    lr, momentum, dampening, weight_decay, nesterov, maximize = _hyper(
+        lr, momentum, dampening, weight_decay, nesterov, maximize
+    )
+    if momentum > 0.0:
+        if velocity is None:
+            raise ValueError("velocity is required when momentum > 0 (start it at np.zeros_like(param))")
+        vel = _velocity(velocity, param, g).reshape(-1)
+    else:
+        if velocity is not None:
+            raise ValueError("velocity was given but momentum is 0: it would be ignored")
+        vel = None
+    _k.sgd_update(
+        param.reshape(-1), g.reshape(-1), vel,
+        lr, momentum, dampening, weight_decay, nesterov, maximize, False,
+    )
+
+
+# --------------------------------------------------------------------------
+# Learning-rate schedules
+
+
+class LRSchedule:
+    """A learning rate as a function of the step count ``t`` (0 for the first step).
+
+    Subclasses implement ``__call__(t) -> float``.  An :class:`SGD` given a
+    schedule as ``lr`` uses ``schedule(opt.steps)`` at each step.
+    """
+
+    def __call__(self, t):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={val!r}" for k, val in vars(self).items())
+        return f"{type(self).__name__}({args})"
+
+    def __eq__(self, other):
+        return type(self) is type(other) and vars(self) == vars(other)
+
+    def __hash__(self):
+        return hash((type(self).__name__, tuple(sorted(vars(self).items()))))
+
+
+def _step(t):
+    if isinstance(t, bool) or not isinstance(t, (int, np.integer)) or t < 0:
+        raise ValueError(f"t must be a non-negative integer step count, got {t!r}")
+    return int(t)
+
+
+class ConstantLR(LRSchedule):
+    """η_t = η0.
+
+    >>> ConstantLR(0.1)(1000)
+    0.1
+    """
+
+    def __init__(self, lr):
+        self.lr = v.finite_real(lr, "lr", low=0.0)
+
+    def __call__(self, t):
+        _step(t)
+        return self.lr
+
+
+class StepLR(LRSchedule):
+    """Step decay: η_t = η0 · γ^⌊t / step_size⌋.
+
+    >>> s = StepLR(1.0, step_size=10, gamma=0.5)
+    >>> s(0), s(9), s(10), s(25)
+    (1.0, 1.0, 0.5, 0.25)
+    """
+
+    def __init__(self, lr, step_size, gamma=0.1):
+        self.lr = v.finite_real(lr, "lr", low=0.0)
+        if isinstance(step_size, bool) or not isinstance(step_size, (int, np.integer)) or step_size < 1:
+            raise ValueError(f"step_size must be a positive integer, got {step_size!r}")
+        self.step_size = int(step_size)
+        self.gamma = v.finite_real(gamma, "gamma", low=0.0)
+
+    def __call__(self, t):
+        return self.lr * self.gamma ** (_step(t) // self.step_size)
+
+
+class InverseScalingLR(LRSchedule):
+    """Inverse scaling: η_t = η0 / (t + 1)^power (scikit-learn's ``"invscaling"``).
+
+    >>> s = InverseScalingLR(1.0, power=0.5)
+    >>> s(0), s(3)
+    (1.0, 0.5)
+    """
+
+    def __init__(self, lr, power=0.5):
+        self.lr = v.finite_real(lr, "lr", low=0.0)
+        self.power = v.finite_real(power, "power", low=0.0)
+
+    def __call__(self, t):
+        return self.lr / (_step(t) + 1) ** self.power
+
+
+class CosineLR(LRSchedule):
+    """Cosine annealing: η_t = η_min + (η0 − η_min)(1 + cos(π t / T)) / 2, then η_min for t ≥ T.
+
+    >>> s = CosineLR(1.0, total_steps=10)
+    >>> s(0), round(s(5), 12), s(10), s(99)
+    (1.0, 0.5, 0.0, 0.0)
+    """
+
+    def __init__(self, lr, total_steps, min_lr=0.0):
+        self.lr = v.finite_real(lr, "lr", low=0.0)
+        if isinstance(total_steps, bool) or not isinstance(total_steps, (int, np.integer)) or total_steps < 1:
+            raise ValueError(f"total_steps must be a positive integer, got {total_steps!r}")
+        self.total_steps = int(total_steps)
+        self.min_lr = v.finite_real(min_lr, "min_lr", low=0.0, high=self.lr)
+
+    def __call__(self, t):
+        t = min(_step(t), self.total_steps)
+        cos = 0.5 * (1.0 + math.cos(math.pi * t / self.total_steps))
+        return self.min_lr + (self.lr - self.min_lr) * cos
+
+
+# --------------------------------------------------------------------------
+# The optimiser
+
+
+class SGD:
+    """Stochastic gradient descent over a list of arrays, step for step ``torch.optim.SGD``.
+
+    Each :meth:`step` applies :func:`sgd_update` to every parameter with its
+    gradient, in place.  The momentum buffers are kept here (allocated once)
+    and follow torch's rule: on the first step the buffer is set to the
+    gradient, afterwards :math:`v = \\mu v + (1 - \\tau) g`.  So for the same
+    inputs the trajectory equals torch's up to rounding.
+
+    Parameters
+    ----------
+    params : ndarray or sequence of ndarray
+        float32/float64, C-contiguous, writeable; updated in place.
+    lr : float >= 0 or LRSchedule
+        A schedule is evaluated at the step count (0 for the first step).
+        ``opt.lr`` may be reassigned between steps.
+    momentum, dampening, weight_decay, nesterov, maximize
+        As in :func:`sgd_update`.
+
+    Attributes
+    ----------
+    steps : int
+        Steps taken so far.
+
+    Examples
+    --------
+    >>> import numpy as np, fastloss as fl
+    >>> w = np.array([1.0, -1.0])
+    >>> opt = fl.SGD([w], lr=0.1, momentum=0.9)
+    >>> for _ in range(2):
+    ...     opt.step([2 * w])           # gradient of Σ w²
+    >>> w.round(4).tolist()
+    [0.46, -0.46]
+    """
+
+    def __init__(self, params, lr, *, momentum=0.0, dampening=0.0, weight_decay=0.0,
+                 nesterov=False, maximize=False):
+        if isinstance(params, np.ndarray):
+            params = [params]
+        params = list(params)
+        if not params:
+            raise ValueError("params must hold at least one array")
+        for i, p in enumerate(params):
+            _param(p, f"params[{i}]")
+        for i in range(len(params)):
+            for j in range(i):
+                if np.may_share_memory(params[i], params[j]):
+                    raise ValueError(f"params[{i}] shares memory with params[{j}]")
+        (_, self.momentum, self.dampening, self.weight_decay, self.nesterov,
+         self.maximize) = _hyper(0.0, momentum, dampening, weight_decay, nesterov, maximize)
+        self.params = params
+        self.lr = lr
+        self.steps = 0
+        self._velocity = [np.zeros_like(p) for p in params] if self.momentum > 0 else None
+        # flat views made once: a step allocates no array
+        self._flat_params = [p.reshape(-1) for p in params]
+        self._flat_velocity = (
+            [b.reshape(-1) for b in self._velocity] if self._velocity is not None
+            else [None] * len(params)
+        )
+
+    @property
+    def lr(self):
+        """The learning rate of the next step (a schedule's value at :attr:`steps`)."""
+        if self._schedule is not None:
+            return self._schedule(self.steps)
+        return self._lr
+
+    @lr.setter
+    def lr(self, value):
+        if isinstance(value, LRSchedule) or (callable(value) and not isinstance(value, (int, float))):
+            self._schedule = value
+            self._lr = None
+        else:
+            self._lr = v.finite_real(value, "lr", low=0.0)
+            self._schedule = None
+
+    @property
+    def schedule(self):
+        """The learning-rate schedule, or None for a constant ``lr``."""
+        return self._schedule
+
+    def step(self, grads):
+        """Update every parameter in place with its gradient.
+
+        Parameters
+        ----------
+        grads : sequence of array_like
+            One per parameter, same dtype and shape.  Everything is checked
+            before anything is written.
+        """
+        if isinstance(grads, np.ndarray) and len(self.params) == 1:
+            grads = [grads]
+        grads = list(grads)
+        if len(grads) != len(self.params):
+            raise ValueError(f"grads must hold {len(self.params)} arrays (one per param), got {len(grads)}")
+        flat = []
+        for i, (p, g) in enumerate(zip(self.params, grads)):
+            flat.append(_grad(g, p, f"grads[{i}]", f"params[{i}]").reshape(-1))
+        lr = v.finite_real(self.lr, "lr", low=0.0)
+        first = self.steps == 0
+        for p, g, b in zip(self._flat_params, flat, self._flat_velocity):
+            _k.sgd_update(p, g, b, lr, self.momentum, self.dampening, self.weight_decay,
+                          self.nesterov, self.maximize, first)
+        self.steps += 1
+
+    def zero_velocity(self):
+        """Forget the momentum (the next step is a first step again)."""
+        if self._velocity is not None:
+            for b in self._velocity:
+                b.fill(0)
+        self.steps = 0
+
+    @property
+    def velocity(self):
+        """The momentum buffers (live arrays), or None without momentum."""
+        return self._velocity
+
+    def state_dict(self):
+        """The optimiser's state: hyper-parameters, step count and copies of the buffers."""
+        return {
+            "lr": self._schedule if self._schedule is not None else self._lr,
+            "momentum": self.momentum,
+            "dampening": self.dampening,
+            "weight_decay": self.weight_decay,
+            "nesterov": self.nesterov,
+            "maximize": self.maximize,
+            "steps": self.steps,
+            "velocity": None if self._velocity is None else [b.copy() for b in self._velocity],
+        }
+
+    def load_state_dict(self, state):
+        """Restore a :meth:`state_dict` (copied into this optimiser's own buffers)."""
+        try:
+            momentum = state["momentum"]
+            vel = state["velocity"]
+            steps = state["steps"]
+            hyper = _hyper(0.0, momentum, state["dampening"], state["weight_decay"],
+                           state["nesterov"], state["maximize"])
+            lr = state["lr"]
+        except KeyError as e:
+            raise ValueError(f"state is missing {e.args[0]!r}") from None
+        if (vel is None) != (self._velocity is None):
+            raise ValueError("state's momentum setting does not match this optimiser's buffers")
+        if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
+            raise ValueError(f"state['steps'] must be a non-negative integer, got {steps!r}")
+        if vel is not None:
+            if len(vel) != len(self._velocity):
+                raise ValueError(f"state holds {len(vel)} velocity buffers, expected {len(self._velocity)}")
+            for i, (src, dst) in enumerate(zip(vel, self._velocity)):
+                src = np.asarray(src)
+                if src.dtype != dst.dtype or src.shape != dst.shape:
+                    raise ValueError(
+                        f"state['velocity'][{i}] has dtype {src.dtype} and shape {src.shape}; "
+                        f"expected {dst.dtype} and {dst.shape}"
+                    )
+        if hyper[1] > 0 and self._velocity is None:
+            raise ValueError("state has momentum > 0 but this optimiser has no velocity buffers")
+        old_lr = (self._lr, self._schedule)
+        self.lr = lr
+        if hyper[1] == 0 and self._velocity is not None:
+            self._lr, self._schedule = old_lr
+            raise ValueError("state has momentum 0 but this optimiser keeps velocity buffers")
+        (_, self.momentum, self.dampening, self.weight_decay, self.nesterov, self.maximize) = hyper
+        self.steps = int(steps)
+        if vel is not None:
+            for src, dst in zip(vel, self._velocity):
+                np.copyto(dst, src)
