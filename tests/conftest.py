@@ -19,11 +19,12 @@ import pytest
 import fastloss
 import fastloss._dispatch as dispatch
 import fastloss.losses as losses
+import fastloss.classifier as classifier
 import fastloss.linear as linear
 import fastloss.optim as optim
 
 #: Modules whose kernel reference ``_k`` the ``isa`` fixture re-points.
-KERNEL_USERS = (losses, optim, linear)
+KERNEL_USERS = (losses, optim, linear, classifier)
 
 AVAILABLE_ISAS = dispatch.available_isas()
 FLOAT_DTYPES = (np.float32, np.float64)

@@ -13,6 +13,7 @@ Cython kernels; ``fastloss.reference`` holds a plain NumPy twin of each.
 from ._dispatch import isa as _isa
 from ._version import __version__
 from .losses import log_softmax, multiclass_hinge, softmax, softmax_cross_entropy
+from .classifier import LinearClassifier, NotFittedError
 from .linear import gradcheck, softmax_loss, svm_loss
 from .optim import SGD, ConstantLR, CosineLR, InverseScalingLR, LRSchedule, StepLR, sgd_update
 
@@ -22,6 +23,8 @@ __all__ = [
     "CosineLR",
     "InverseScalingLR",
     "LRSchedule",
+    "LinearClassifier",
+    "NotFittedError",
     "StepLR",
     "__version__",
     "gradcheck",

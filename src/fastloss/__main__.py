@@ -22,6 +22,16 @@ Commands
     The environment variable ``FASTLOSS_ISA`` (``baseline``, ``avx2``,
     ``avx512``) times a given kernel build instead of the one chosen for this
     CPU.
+
+``train``
+    Train :class:`fastloss.LinearClassifier` with the softmax and the hinge
+    loss by mini-batch SGD on the digits data bundled with scikit-learn (an
+    optional extra; a seeded synthetic set of the same shape otherwise) and
+    print each epoch's mean loss and train/test accuracy.  Options:
+    ``--loss softmax|hinge|both``, ``--batch-size``, ``--epochs``, ``--lr``,
+    ``--reg``, ``--data auto|digits|synthetic``, ``--seed`` and ``--plot FILE``
+    (a PNG of the per-step loss with its per-epoch mean for several batch
+    sizes; needs matplotlib).  See :mod:`fastloss._train`.
 """
 
 import argparse
@@ -183,6 +193,10 @@ def build_parser():
         "--json", metavar="FILE", help="also write every figure, with versions, to FILE as JSON"
     )
     bench.set_defaults(func=cmd_bench)
+
+    from . import _train
+
+    _train.add_parser(commands)
     return parser
 
 

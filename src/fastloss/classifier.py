@@ -1,0 +1,448 @@
+"""A linear classifier trained by mini-batch SGD through the fused kernels.
+
+:class:`LinearClassifier` follows scikit-learn's estimator conventions
+(``fit``/``predict``/``score``, ``get_params``/``set_params``, fitted
+attributes ending in ``_``) without depending on it.  Training is CS231n's
+loop: sample a mini-batch, scores = X_b·W, loss and d loss / d scores in one
+fused kernel pass (written over the scores), dW = X_bᵀ·dS, and the in-place
+SGD kernel, which also applies the L2 penalty as weight decay 2·reg·W.  Every
+buffer is allocated once per fit: a step allocates no array (see
+:class:`_Trainer`).
+"""
+
+import inspect
+import sys
+import time
+
+import numpy as np
+
+from . import _validation as v
+from ._dispatch import kernels as _k
+from .optim import LRSchedule
+
+__all__ = ["LinearClassifier", "NotFittedError"]
+
+LOSSES = ("softmax", "hinge")
+
+
+class NotFittedError(ValueError, AttributeError):
+    """The estimator is used before ``fit`` (a ValueError and an AttributeError, like scikit-learn's)."""
+
+
+def _check_X(X, name="X"):
+    arr = np.asarray(X)
+    if arr.dtype.kind not in "fiub":
+        raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
+    if arr.ndim != 2:
+        raise ValueError(f"{name} must be 2-D (n_samples, n_features), got shape {arr.shape}")
+    if arr.shape[0] == 0:
+        raise ValueError(f"{name} has no samples (shape {arr.shape})")
+    if arr.shape[1] == 0:
+        raise ValueError(f"{name} has no features (shape {arr.shape})")
+    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+        raise ValueError(f"{name} contains NaN or infinity")
+    return arr
+
+
+def _check_y(y, n):
+    arr = np.asarray(y)
+    if arr.ndim != 1:
+        raise ValueError(f"y must be 1-D (n_samples,), got shape {arr.shape}")
+    if arr.shape[0] != n:
+        raise ValueError(f"X and y have different lengths: {n} samples in X, {arr.shape[0]} labels in y")
+    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+        raise ValueError("y contains NaN or infinity")
+    return arr
+
+
+def _positive_int(value, name):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+class _Trainer:
+    """The preallocated buffers and the step of one mini-batch SGD run.
+
+    ``Xa`` is the training data (C-contiguous, with a column of ones appended
+    when there is an intercept), ``yc`` the class codes, ``W`` the (D', C)
+    weights updated in place (the last row is the intercept if any).  After
+    construction, :meth:`step` allocates no array: the batch is gathered into
+    ``Xb``/``yb`` with ``np.take(out=)``, the products go into ``S`` and
+    ``dW`` with ``np.matmul(out=)``, the kernels write in place.
+    """
+
+    def __init__(self, Xa, yc, W, *, loss, reg, batch_size, momentum, nesterov,
+                 intercept, shuffle, rng, schedule, lr, margin=1.0):
+        n, d = Xa.shape
+        c = W.shape[1]
+        self.Xa, self.yc, self.W = Xa, yc, W
+        self.n = n
+        self.rng = rng
+        self.shuffle = shuffle
+        self.reg = float(reg)
+        self.momentum = float(momentum)
+        self.nesterov = bool(nesterov)
+        self.schedule, self.lr = schedule, float(lr) if schedule is None else None
+        b = min(batch_size, n)
+        self.order = np.arange(n, dtype=np.intp)
+        self.perm = self.order.copy()
+        self.Xb = np.empty((b, d), Xa.dtype)
+        self.yb = np.empty(b, np.int64)
+        self.S = np.empty((b, c), Xa.dtype)
+        self.dW = np.empty_like(W)
+        self.V = np.zeros_like(W) if self.momentum > 0 else None
+        # the weights that are regularised and those that are not (the intercept row)
+        dr = d - 1 if intercept else d
+        self.parts = [(W[:dr].reshape(-1), self.dW[:dr].reshape(-1),
+                       None if self.V is None else self.V[:dr].reshape(-1), 2.0 * self.reg)]
+        if intercept:
+            self.parts.append((W[dr:].reshape(-1), self.dW[dr:].reshape(-1),
+                               None if self.V is None else self.V[dr:].reshape(-1), 0.0))
+        self.W_reg = self.parts[0][0]
+        if loss == "softmax":
+            self.kernel, self.kargs = _k.softmax_cross_entropy, (0.0, False, 0)
+        else:
+            self.kernel, self.kargs = _k.multiclass_hinge, (float(margin), False)
+        # every batch's views, made once (the permutation is shuffled in place)
+        self.batches = []
+        for start in range(0, n, b):
+            stop = min(start + b, n)
+            m = stop - start
+            Xb, S = self.Xb[:m], self.S[:m]
+            self.batches.append((self.perm[start:stop], Xb, Xb.T, self.yb[:m], S))
+        self.steps = 0
+
+    @property
+    def steps_per_epoch(self):
+        return len(self.batches)
+
+    def step(self, k):
+        """Mini-batch ``k`` of the current epoch; returns its loss (before the update)."""
+        idx, Xb, XbT, yb, S = self.batches[k]
+        np.take(self.Xa, idx, axis=0, out=Xb, mode="clip")  # indices are valid: clip never clips
+        np.take(self.yc, idx, out=yb, mode="clip")
+        np.matmul(Xb, self.W, out=S)
+        loss = self.kernel(S, yb, None, None, *self.kargs, 2, S, None)[1]
+        np.matmul(XbT, S, out=self.dW)
+        if self.reg != 0.0:
+            loss += self.reg * _k.sum_squares(self.W_reg)
+        lr = self.lr if self.schedule is None else self.schedule(self.steps)
+        first = self.steps == 0
+        for p, g, vel, wd in self.parts:
+            _k.sgd_update(p, g, vel, lr, self.momentum, 0.0, wd, self.nesterov, False, first)
+        self.steps += 1
+        return loss
+
+    def epoch(self, history, offset):
+        """One pass over the data; writes each step's loss into ``history[offset:]``."""
+        if self.shuffle:
+            # each epoch's order depends only on the generator's state, so
+            # partial_fit epoch by epoch equals fit
+            np.copyto(self.perm, self.order)
+            self.rng.shuffle(self.perm)
+        for k in range(len(self.batches)):
+            history[offset + k] = self.step(k)
+
+
+class LinearClassifier:
+    """Linear classifier (softmax or multiclass SVM) trained by mini-batch SGD.
+
+    Minimises CS231n's objective
+
+    .. math::
+
+        J(W, b) = \\frac{1}{N} \\sum_i L_i(x_i W + b,\\ y_i) + \\lambda \\sum W^2
+
+    with :math:`L_i` the softmax cross-entropy or the multiclass hinge
+    (margin 1), by SGD on mini-batches of ``batch_size`` rows:
+    :math:`\\theta \\leftarrow \\theta - \\alpha \\nabla_\\theta J_\\text{batch}`
+    (with momentum / Nesterov if asked; the intercept is not regularised).
+    Each step sees only part of the data, so the per-step loss
+    (``loss_history_``) is noisy around its per-epoch mean (``epoch_loss_``).
+
+    Parameters
+    ----------
+    loss : {"softmax", "hinge"}
+    reg : float >= 0
+        :math:`\\lambda`, the L2 penalty on the weights.
+    learning_rate : float > 0 or LRSchedule
+        A schedule is evaluated at the step count (see :mod:`fastloss.optim`).
+    batch_size : int >= 1
+    epochs : int >= 1
+        Passes over the data made by :meth:`fit` (:meth:`partial_fit` makes one).
+    momentum : float in [0, 1)
+    nesterov : bool
+    fit_intercept : bool
+    shuffle : bool
+        Shuffle the rows before every epoch.
+    random_state : int, numpy.random.Generator or None
+        Seeds the initial weights (0.001·N(0, 1), CS231n's) and the shuffling:
+        the same seed gives the same model, bit for bit.
+    verbose : bool
+        Print the mean loss and time of every epoch.
+    dtype : {"float64", "float32"}
+        Precision of training and of the fitted weights.
+
+    Attributes
+    ----------
+    coef_ : ndarray (n_classes, n_features)
+    intercept_ : ndarray (n_classes,)
+    classes_ : ndarray (n_classes,)
+        The labels seen, sorted (any values: ints, strings).
+    n_features_in_ : int
+    n_iter_ : int
+        Epochs run.
+    loss_history_ : ndarray
+        The loss of every mini-batch step (data loss + L2 penalty, before the update).
+    epoch_loss_ : ndarray
+        The mean of ``loss_history_`` over each epoch.
+
+    Examples
+    --------
+    >>> import numpy as np, fastloss as fl
+    >>> rng = np.random.default_rng(0)
+    >>> X = np.r_[rng.normal(-2, 1, (50, 2)), rng.normal(2, 1, (50, 2))]
+    >>> y = np.repeat(["neg", "pos"], 50)
+    >>> clf = fl.LinearClassifier(random_state=0).fit(X, y)
+    >>> clf.score(X, y) > 0.95, clf.classes_.tolist(), clf.coef_.shape
+    (True, ['neg', 'pos'], (2, 2))
+    """
+
+    def __init__(self, loss="softmax", *, reg=1e-4, learning_rate=0.5, batch_size=200, epochs=50,
+                 momentum=0.0, nesterov=False, fit_intercept=True, shuffle=True,
+                 random_state=None, verbose=False, dtype="float64"):
+        self.loss = loss
+        self.reg = reg
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.epochs = epochs
+        self.momentum = momentum
+        self.nesterov = nesterov
+        self.fit_intercept = fit_intercept
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.verbose = verbose
+        self.dtype = dtype
+
+    # ------------------------------------------------------------------
+    # scikit-learn's parameter protocol
+
+    @classmethod
+    def _param_names(cls):
+        sig = inspect.signature(cls.__init__)
+        return sorted(p for p in sig.parameters if p != "self")
+
+    def get_params(self, deep=True):
+        """The constructor parameters, as a dict."""
+        return {name: getattr(self, name) for name in self._param_names()}
+
+    def set_params(self, **params):
+        """Set constructor parameters; returns self."""
+        valid = self._param_names()
+        for name, value in params.items():
+            if name not in valid:
+                raise ValueError(f"invalid parameter {name!r} for LinearClassifier; valid: {valid}")
+            setattr(self, name, value)
+        return self
+
+    # scikit-learn < 1.6 reads this attribute, later versions the tags below
+    _estimator_type = "classifier"
+
+    def __sklearn_tags__(self):
+        """scikit-learn's estimator tags (imported only when scikit-learn asks)."""
+        from sklearn.utils import ClassifierTags, Tags, TargetTags
+
+        return Tags(
+            estimator_type="classifier",
+            target_tags=TargetTags(required=True),
+            classifier_tags=ClassifierTags(multi_class=True, poor_score=False),
+        )
+
+    def __repr__(self):
+        defaults = {
+            p.name: p.default for p in inspect.signature(type(self).__init__).parameters.values()
+            if p.name != "self"
+        }
+        changed = [f"{k}={v!r}" for k, v in self.get_params().items()
+                   if not (isinstance(v, type(defaults[k])) and v == defaults[k])]
+        return f"LinearClassifier({', '.join(changed)})"
+
+    # ------------------------------------------------------------------
+    # Fitting
+
+    def _checked_params(self):
+        if self.loss not in LOSSES:
+            raise ValueError(f"loss must be 'softmax' or 'hinge', got {self.loss!r}")
+        reg = v.finite_real(self.reg, "reg", low=0.0)
+        if isinstance(self.learning_rate, LRSchedule):
+            schedule, lr = self.learning_rate, None
+        else:
+            schedule, lr = None, v.finite_real(self.learning_rate, "learning_rate", low=0.0)
+            if lr == 0.0:
+                raise ValueError("learning_rate must be > 0")
+        batch = _positive_int(self.batch_size, "batch_size")
+        epochs = _positive_int(self.epochs, "epochs")
+        momentum = v.finite_real(self.momentum, "momentum", low=0.0)
+        if momentum >= 1.0:
+            raise ValueError(f"momentum must be in [0, 1), got {self.momentum!r}")
+        nesterov = v.flag(self.nesterov, "nesterov")
+        if nesterov and momentum == 0.0:
+            raise ValueError("nesterov=True requires momentum > 0")
+        v.flag(self.fit_intercept, "fit_intercept")
+        v.flag(self.shuffle, "shuffle")
+        try:
+            dtype = np.dtype(self.dtype)
+        except TypeError:
+            dtype = None
+        if dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
+            raise ValueError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
+        return dict(reg=reg, schedule=schedule, lr=lr, batch_size=batch, epochs=epochs,
+                    momentum=momentum, nesterov=nesterov, dtype=dtype)
+
+    def _prepare(self, X, dtype):
+        """X as a C-contiguous array of ``dtype`` with a ones column when fitting an intercept."""
+        n, d = X.shape
+        Xa = np.empty((n, d + 1 if self.fit_intercept else d), dtype)
+        Xa[:, :d] = X
+        if self.fit_intercept:
+            Xa[:, d] = 1
+        return Xa
+
+    def fit(self, X, y):
+        """Fit from scratch: ``epochs`` passes of mini-batch SGD.  Returns self."""
+        X = _check_X(X)
+        y = _check_y(y, X.shape[0])
+        classes = np.unique(y)
+        if classes.shape[0] < 2:
+            raise ValueError(
+                f"y has a single class ({classes[0]!r}); a classifier needs at least two"
+            )
+        for attr in ("coef_", "intercept_", "classes_", "_W", "loss_history_", "epoch_loss_"):
+            self.__dict__.pop(attr, None)
+        return self._fit(X, y, classes, self._checked_params(), reset=True)
+
+    def partial_fit(self, X, y, classes=None):
+        """One more pass of mini-batch SGD over (X, y), keeping the model (and starting one if none).
+
+        ``classes`` lists every label the model will see (all of them must be
+        known at the first call); by default the labels of this first ``y``.
+        """
+        X = _check_X(X)
+        y = _check_y(y, X.shape[0])
+        params = self._checked_params()
+        params["epochs"] = 1
+        fitted = hasattr(self, "_W")
+        if not fitted:
+            cl = np.unique(y) if classes is None else np.unique(np.asarray(classes))
+            if cl.shape[0] < 2:
+                raise ValueError(f"classes must hold at least two labels, got {cl.tolist()!r}")
+        else:
+            cl = self.classes_
+            if classes is not None and not np.array_equal(np.unique(np.asarray(classes)), cl):
+                raise ValueError(
+                    f"classes={list(classes)!r} differs from the classes of the first call {cl.tolist()!r}"
+                )
+            if X.shape[1] != self.n_features_in_:
+                raise ValueError(
+                    f"X has {X.shape[1]} features, but this classifier was fitted with "
+                    f"{self.n_features_in_}"
+                )
+        unknown = ~np.isin(y, cl)
+        if unknown.any():
+            raise ValueError(f"y contains labels not in classes: {np.unique(y[unknown]).tolist()!r}")
+        return self._fit(X, y, cl, params, reset=not fitted)
+
+    def _fit(self, X, y, classes, params, *, reset):
+        dtype = params["dtype"]
+        n, d = X.shape
+        if reset:
+            self._rng = np.random.default_rng(self.random_state)
+            c = classes.shape[0]
+            W = np.zeros((d + 1 if self.fit_intercept else d, c), dtype)
+            W[:d] = 0.001 * self._rng.standard_normal((d, c))
+            self._W = W
+            self._steps = 0
+            self.classes_ = classes
+            self.n_features_in_ = d
+            self.n_iter_ = 0
+            self.loss_history_ = np.empty(0)
+            self.epoch_loss_ = np.empty(0)
+            self.coef_ = W[:d].T
+            self.intercept_ = W[d] if self.fit_intercept else np.zeros(c, dtype)
+        elif self._W.dtype != dtype:
+            raise ValueError(f"dtype changed from {self._W.dtype} to {dtype} between partial_fit calls")
+        yc = np.searchsorted(classes, y).astype(np.int64)
+        trainer = _Trainer(
+            self._prepare(X, dtype), yc, self._W, loss=self.loss, reg=params["reg"],
+            batch_size=params["batch_size"], momentum=params["momentum"],
+            nesterov=params["nesterov"], intercept=self.fit_intercept, shuffle=self.shuffle,
+            rng=self._rng, schedule=params["schedule"], lr=params["lr"],
+        )
+        trainer.steps = self._steps
+        if not reset and trainer.V is not None and getattr(self, "_V", None) is not None:
+            trainer.V[...] = self._V
+        epochs = params["epochs"]
+        spe = trainer.steps_per_epoch
+        history = np.empty(epochs * spe)
+        epoch_loss = np.empty(epochs)
+        for e in range(epochs):
+            t0 = time.perf_counter()
+            with np.errstate(over="ignore", invalid="ignore"):  # divergence is checked below
+                trainer.epoch(history, e * spe)
+            epoch_loss[e] = history[e * spe:(e + 1) * spe].mean()
+            if not np.isfinite(epoch_loss[e]):
+                raise FloatingPointError(
+                    f"the loss diverged to {epoch_loss[e]} in epoch {self.n_iter_ + e + 1}; "
+                    "lower learning_rate"
+                )
+            if self.verbose:
+                print(f"epoch {self.n_iter_ + e + 1:4d}  loss {epoch_loss[e]:.6f}  "
+                      f"{time.perf_counter() - t0:.3f} s", file=sys.stdout, flush=True)
+        self._steps = trainer.steps
+        self._V = trainer.V
+        self.n_iter_ += epochs
+        self.loss_history_ = np.concatenate([self.loss_history_, history])
+        self.epoch_loss_ = np.concatenate([self.epoch_loss_, epoch_loss])
+        return self
+
+    # ------------------------------------------------------------------
+    # Prediction
+
+    def _check_fitted_X(self, X):
+        if not hasattr(self, "_W"):
+            raise NotFittedError("this LinearClassifier is not fitted yet: call fit first")
+        X = _check_X(X)
+        if X.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"X has {X.shape[1]} features, but this classifier was fitted with "
+                f"{self.n_features_in_}"
+            )
+        return X
+
+    def decision_function(self, X):
+        """Scores X·coefᵀ + intercept, shape (n_samples, n_classes)."""
+        X = self._check_fitted_X(X)
+        scores = X.astype(self._W.dtype, copy=False) @ self.coef_.T
+        scores += self.intercept_
+        return scores
+
+    def predict(self, X):
+        """The class of highest score for every row."""
+        scores = self.decision_function(X)  # checks first that the model is fitted
+        return self.classes_[np.argmax(scores, axis=1)]
+
+    def predict_proba(self, X):
+        """Class probabilities: the softmax of the scores (``loss="softmax"`` only)."""
+        if self.loss != "softmax":
+            raise AttributeError("predict_proba is available only with loss='softmax'")
+        from .losses import softmax
+
+        s = self.decision_function(X)
+        return softmax(s, out=s)
+
+    def score(self, X, y):
+        """Mean accuracy on (X, y)."""
+        X = self._check_fitted_X(X)
+        y = _check_y(y, X.shape[0])
+        return float(np.mean(self.predict(X) == y))
