@@ -299,3 +299,115 @@ def _wait_for_results_on_a_worker(c, running, timeout=60.0):
                 return addr
         time.sleep(0.05)
     pytest.fail("no worker held partial results within the timeout")
+
+
+# --------------------------------------------------------------------------
+# fastloss.dask.LinearClassifier: parameter averaging after every local epoch
+
+
+def _blobs(rng, n=600, d=5, c=3):
+    centers = rng.normal(0, 3, (c, d))
+    y = rng.integers(0, c, n)
+    X = centers[y] + rng.normal(0, 1, (n, d))
+    return X, y
+
+
+def test_classifier_one_shard_is_the_in_memory_estimator(rng):
+    """One chunk, no shuffling, no momentum: the same SGD steps as fastloss.LinearClassifier."""
+    X, y = _blobs(rng)
+    kw = dict(random_state=3, epochs=4, shuffle=False, batch_size=64)
+    local = fl.LinearClassifier(**kw).fit(X, y)
+    dist = fld.LinearClassifier(**kw).fit(da.from_array(X, chunks=(600, 5)), da.from_array(y, chunks=600))
+    assert dist.n_shards_ == 1
+    np.testing.assert_allclose(dist.coef_, local.coef_, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(dist.intercept_, local.intercept_, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(dist.epoch_loss_, local.epoch_loss_, rtol=1e-12)
+
+
+@pytest.mark.parametrize("loss", ["softmax", "hinge"])
+def test_classifier_averages_the_shards_weighted_by_rows(loss, rng):
+    """One epoch over uneven shards = the row-weighted mean of each shard's in-memory epoch from the same start."""
+    X, y = _blobs(rng, n=500)
+    rows = (100, 250, 150)
+    kw = dict(loss=loss, random_state=5, epochs=1, shuffle=False, batch_size=40, reg=0.01)
+    dist = fld.LinearClassifier(**kw).fit(da.from_array(X, chunks=(rows, 5)), da.from_array(y, chunks=(rows,)))
+    bounds = np.cumsum((0,) + rows)
+    Ws = []
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        assert len(np.unique(y[a:b])) == 3  # same class codes as the whole
+        m = fl.LinearClassifier(**kw).fit(X[a:b], y[a:b])  # same seed: same initial weights
+        Ws.append(np.vstack([m.coef_.T, m.intercept_]))
+    expected = sum(r * W for r, W in zip(rows, Ws)) / sum(rows)
+    np.testing.assert_allclose(dist.coef_, expected[:-1].T, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(dist.intercept_, expected[-1], rtol=1e-12, atol=1e-14)
+
+
+def test_classifier_is_deterministic_and_follows_estimator_conventions(rng):
+    X, y = _blobs(rng)
+    labels = np.array(["a", "b", "c"])[y]
+    Xd = da.from_array(X, chunks=(170, 5))
+    yd = da.from_array(labels, chunks=170)
+    one = fld.LinearClassifier(random_state=1, epochs=5, dtype="float32").fit(Xd, yd)
+    two = fld.LinearClassifier(random_state=1, epochs=5, dtype="float32").fit(Xd, yd)
+    np.testing.assert_array_equal(one.coef_, two.coef_)
+    np.testing.assert_array_equal(one.intercept_, two.intercept_)
+    assert one.classes_.tolist() == ["a", "b", "c"]
+    assert one.coef_.shape == (3, 5) and one.coef_.dtype == np.float32
+    assert one.intercept_.shape == (3,) and one.n_features_in_ == 5
+    assert one.n_iter_ == 5 and one.epoch_loss_.shape == (5,) and one.n_shards_ == 4
+    assert one.epoch_loss_[-1] < one.epoch_loss_[0]
+    # lazy prediction of a dask array = prediction of the same rows in memory
+    pred = one.predict(Xd)
+    assert isinstance(pred, da.Array)
+    np.testing.assert_array_equal(pred.compute(), one.predict(X))
+    np.testing.assert_allclose(one.decision_function(Xd).compute(), one.decision_function(X), rtol=1e-6)
+    np.testing.assert_allclose(one.predict_proba(Xd).compute(), one.predict_proba(X), rtol=1e-6)
+    assert one.score(Xd, yd) == one.score(X, labels) > 0.9
+    assert fld.LinearClassifier(random_state=2, epochs=5).fit(Xd, yd).coef_.tolist() != one.coef_.tolist()
+
+
+def test_classifier_bad_input(rng):
+    X, y = _blobs(rng, n=60)
+    Xd = da.from_array(X, chunks=(20, 5))
+    yd = da.from_array(y, chunks=20)
+    clf = fld.LinearClassifier(epochs=1)
+    with pytest.raises(ValueError, match="single class"):
+        clf.fit(Xd, da.zeros(60, dtype=int, chunks=20))
+    Xnan = X.copy()
+    Xnan[45, 2] = np.nan
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        clf.fit(da.from_array(Xnan, chunks=(20, 5)), yd)
+    with pytest.raises(ValueError, match="different lengths"):
+        clf.fit(Xd, yd[:59])
+    with pytest.raises(ValueError, match="2-D"):
+        clf.fit(Xd[:, 0], yd)
+    with pytest.raises(ValueError, match="loss must be"):
+        fld.LinearClassifier(loss="nope").fit(Xd, yd)
+    with pytest.raises(fl.NotFittedError):
+        clf.predict(Xd)
+    with pytest.raises(NotImplementedError, match="partial_fit"):
+        clf.partial_fit(Xd, yd)
+    clf.fit(Xd, yd)
+    with pytest.raises(ValueError, match="4 features"):
+        clf.predict(Xd[:, :4])
+
+
+@pytest.mark.parametrize("loss", ["softmax", "hinge"])
+def test_local_cluster_digits_accuracy_within_two_points(client, loss):
+    """Trained on 2 worker processes (one shard each): test accuracy within 2 points of the in-memory fit."""
+    datasets = pytest.importorskip("sklearn.datasets")
+    X, y = datasets.load_digits(return_X_y=True)
+    X = X / 16.0
+    perm = np.random.default_rng(0).permutation(len(y))
+    train, test = perm[:1347], perm[1347:]
+    in_memory = fl.LinearClassifier(loss, random_state=0).fit(X[train], y[train])
+    Xd = da.from_array(X[train], chunks=(674, 64))
+    yd = da.from_array(y[train], chunks=674)
+    Xd, yd = client.persist([Xd, yd])
+    dist = fld.LinearClassifier(loss, random_state=0).fit(Xd, yd)
+    assert dist.n_shards_ == 2
+    assert len({w for ws in client.who_has(Xd).values() for w in ws}) == 2
+    acc_memory = in_memory.score(X[test], y[test])
+    acc_dist = dist.score(da.from_array(X[test], chunks=100), da.from_array(y[test], chunks=100))
+    assert acc_memory >= 0.90
+    assert abs(acc_dist - acc_memory) <= 0.02, (acc_dist, acc_memory)
