@@ -58,6 +58,10 @@ __all__ = ["LinearClassifier", "softmax_loss", "svm_loss"]
 #: Fan-in of the reduction tree: partial results combined per task.
 _SPLIT_EVERY = 8
 
+# Every task is built with pure=False: its key is fresh at every call, so a call always
+# computes and never picks up the result of an identical earlier call that a cluster
+# still holds (which would make timings meaningless).
+
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
@@ -131,7 +135,7 @@ def _tree_sum(parts, combine=_combine, split_every=_SPLIT_EVERY):
     """Reduce a list of delayed partials with a tree of ``combine`` tasks."""
     while len(parts) > 1:
         parts = [
-            dask.delayed(combine, pure=True)(*parts[i : i + split_every])
+            dask.delayed(combine, pure=False)(*parts[i : i + split_every])
             for i in range(0, len(parts), split_every)
         ]
     return parts[0]
@@ -139,11 +143,11 @@ def _tree_sum(parts, combine=_combine, split_every=_SPLIT_EVERY):
 
 def _graph(kind, W, X, y, margin):
     """A delayed (loss_sum, dW_sum, n) over every row chunk of validated X, y."""
-    Wd = dask.delayed(W, pure=True)  # one key: shipped once to each worker that needs it
+    Wd = dask.delayed(W, pure=False)  # one key: shipped once to each worker that needs it
     xs = X.to_delayed().ravel()
     ys = y.to_delayed().ravel()
     starts = np.concatenate(([0], np.cumsum(X.chunks[0])[:-1]))
-    task = dask.delayed(_partial, pure=True)
+    task = dask.delayed(_partial, pure=False)
     parts = [task(xb, yb, Wd, int(s), kind, margin) for xb, yb, s in zip(xs, ys, starts)]
     return _tree_sum(parts)
 
@@ -420,7 +424,7 @@ class LinearClassifier(_InMemoryClassifier):
         keep = [i for i, rows in enumerate(X.chunks[0]) if rows]
         xs = X.to_delayed().ravel()
         ys = y.to_delayed().ravel()
-        prepare = dask.delayed(_shard, pure=True)
+        prepare = dask.delayed(_shard, pure=False)
         shards = [prepare(xs[i], ys[i], classes, self.fit_intercept, dtype) for i in keep]
         shards = dask.persist(*shards)  # prepared once, kept on the workers during fit
         trainer_params = dict(
@@ -433,11 +437,11 @@ class LinearClassifier(_InMemoryClassifier):
         shard_steps = -(-rows_k // np.minimum(params["batch_size"], rows_k))  # as _Trainer batches
         steps_done = np.zeros(len(shards), dtype=np.int64)
         epoch_loss = np.empty(params["epochs"])
-        local = dask.delayed(_local_epoch, pure=True)
+        local = dask.delayed(_local_epoch, pure=False)
         for e in range(params["epochs"]):
             t0 = time.perf_counter()
             seeds = rng.integers(0, 2**63, size=len(shards))
-            Wd = dask.delayed(W, pure=True)
+            Wd = dask.delayed(W, pure=False)
             parts = [
                 local(shard, Wd, int(seed), int(step0), trainer_params)
                 for shard, seed, step0 in zip(shards, seeds, steps_done)
