@@ -8,7 +8,8 @@ W, 16 chunk tasks, the tree reduction, the mean on the client.
 Implementations, one pytest-benchmark group per loss:
 
 * ``in-memory``            ``fastloss.softmax_loss(W, X, y)`` on the NumPy array (BLAS on every core)
-* ``in-memory, 1 thread``  the same with BLAS limited to one thread (threadpoolctl), as a worker runs
+* ``in-memory, 1 thread``  the same with BLAS and OpenMP limited to one thread (threadpoolctl),
+  as a worker runs
 * ``threaded``             ``fastloss.dask`` on Dask's local threaded scheduler
 * ``1 worker`` / ``2 workers``  ``fastloss.dask`` on a LocalCluster of 1 or 2 worker processes
   (one thread each, loopback), X persisted on the workers
@@ -19,7 +20,7 @@ Run the pytest-benchmark suite with
 
 or print the ratios (medians of interleaved rounds) directly with
 
-    PYTHONPATH=src python bench/bench_dask.py [--rounds 15] [--loss softmax|svm]
+    PYTHONPATH=src python bench/bench_dask.py [--rounds 15] [--loss softmax|svm] [--chunk-rows 10000]
 
 *scaling* is t(1 worker) / t(2 workers) (2.0 is perfect on two cores); *overhead*
 is t(k workers) / t(in-memory call with as many threads).  Nothing here asserts
@@ -75,14 +76,14 @@ def _one_blas_thread():
         from threadpoolctl import threadpool_limits
     except ImportError:
         return None
-    return threadpool_limits(limits=1, user_api="blas")
+    return threadpool_limits(limits=1)  # BLAS and OpenMP (the kernels' prange)
 
 
-def implementations(W, X, y, loss, clients):
+def implementations(W, X, y, loss, clients, chunk_rows=CHUNK_ROWS):
     """name -> zero-argument callable computing (loss, dW); clients: {n_workers: (client, Xd, yd)}."""
     local, distributed_loss = LOSSES[loss]
-    Xd = da.from_array(X, chunks=(CHUNK_ROWS, D))
-    yd = da.from_array(y, chunks=CHUNK_ROWS)
+    Xd = da.from_array(X, chunks=(chunk_rows, D))
+    yd = da.from_array(y, chunks=chunk_rows)
 
     def in_memory_one_thread():
         limit = _one_blas_thread()
@@ -113,8 +114,8 @@ def _with_client(client, f, W, Xd, yd):
         return f(W, Xd, yd)
 
 
-def persisted(client, X, y):
-    Xd, yd = client.persist([da.from_array(X, chunks=(CHUNK_ROWS, D)), da.from_array(y, chunks=CHUNK_ROWS)])
+def persisted(client, X, y, chunk_rows=CHUNK_ROWS):
+    Xd, yd = client.persist([da.from_array(X, chunks=(chunk_rows, D)), da.from_array(y, chunks=chunk_rows)])
     with client.as_current():
         distributed.wait([Xd, yd])
     return Xd, yd
@@ -160,14 +161,15 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--loss", choices=list(LOSSES), default="softmax")
+    parser.add_argument("--chunk-rows", type=int, default=CHUNK_ROWS)
     args = parser.parse_args(argv)
     W, X, y = make_data()
     print(f"fastloss.dask.{args.loss}_loss, float32 X ({N}, {D}), C={C}, "
-          f"{N // CHUNK_ROWS} chunks of {CHUNK_ROWS} rows, {os.cpu_count()} CPUs, "
+          f"{-(-N // args.chunk_rows)} chunks of {args.chunk_rows} rows, {os.cpu_count()} CPUs, "
           f"kernel ISA {fl.kernel_isa()}")
     with cluster_client(1) as c1, cluster_client(2) as c2:
-        clients = {1: (c1, *persisted(c1, X, y)), 2: (c2, *persisted(c2, X, y))}
-        impls = implementations(W, X, y, args.loss, clients)
+        clients = {k: (c, *persisted(c, X, y, args.chunk_rows)) for k, c in ((1, c1), (2, c2))}
+        impls = implementations(W, X, y, args.loss, clients, args.chunk_rows)
         for fn in impls.values():  # warm up: imports on the workers, W's first trip
             fn()
         times = {name: [] for name in impls}
