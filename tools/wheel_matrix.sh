@@ -39,7 +39,7 @@ fi
 [ ${#pythons[@]} -gt 0 ] || { echo "no Python 3.10-3.13 found" >&2; exit 1; }
 
 # The oldest NumPy the package claims: the lower bound in [project] dependencies.
-oldest_numpy=$(sed -n 's/.*"numpy>=\([0-9.]*\)".*/\1/p' "$root/pyproject.toml" | head -n 1)
+oldest_numpy=$(sed -n 's/^dependencies = \["numpy>=\([0-9.]*\)".*/\1/p' "$root/pyproject.toml" | head -n 1)
 
 log "clean clone of HEAD"
 git clone -q "$root" "$work/src"
