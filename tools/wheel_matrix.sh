@@ -28,12 +28,22 @@ log() { printf '\n== %s\n' "$*"; }
 
 pythons=("$@")
 if [ ${#pythons[@]} -eq 0 ]; then
+    # The first interpreter of each version that really runs (a pyenv shim on PATH
+    # may exist and still refuse to run a version that is not selected).
     for v in 3.10 3.11 3.12 3.13; do
-        if command -v "python$v" >/dev/null 2>&1; then
-            pythons+=("$(command -v "python$v")")
-        elif command -v pyenv >/dev/null 2>&1 && p=$(pyenv root)/versions/$(pyenv versions --bare | grep -E "^$v(\.[0-9]+)?$" | tail -n 1)/bin/python && [ -x "$p" ]; then
-            pythons+=("$p")
+        candidates=()
+        if command -v pyenv >/dev/null 2>&1; then
+            for d in $(pyenv versions --bare 2>/dev/null | grep -E "^$v(\.[0-9]+)?$" | sort -V -r); do
+                candidates+=("$(pyenv root)/versions/$d/bin/python")
+            done
         fi
+        command -v "python$v" >/dev/null 2>&1 && candidates+=("$(command -v "python$v")")
+        for p in "${candidates[@]}"; do
+            if "$p" -c 'import sys, venv; assert sys.version_info[:2] == tuple(map(int, "'"$v"'".split(".")))' >/dev/null 2>&1; then
+                pythons+=("$p")
+                break
+            fi
+        done
     done
 fi
 [ ${#pythons[@]} -gt 0 ] || { echo "no Python 3.10-3.13 found" >&2; exit 1; }
