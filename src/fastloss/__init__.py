@@ -11,6 +11,8 @@ Cython kernels; ``fastloss.reference`` holds a plain NumPy twin of each.
 1.098612
 """
 
+from __future__ import annotations
+
 from ._config import show_config
 from ._dispatch import isa as _isa
 from ._version import __version__
@@ -46,7 +48,7 @@ __all__ = [
 ]
 
 
-def kernel_isa():
+def kernel_isa() -> str:
     """The instruction set of the kernel build in use: "avx512", "avx2" or "baseline".
 
     Chosen at import as the fastest build the CPU supports; the environment

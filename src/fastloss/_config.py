@@ -1,8 +1,11 @@
 """What fastloss is and how it was built: ``fl.show_config()`` and ``python -m fastloss info``."""
 
+from __future__ import annotations
+
 import os
 import platform
 import sys
+from typing import Any, Literal
 
 import numpy as np
 
@@ -13,7 +16,7 @@ _ISA_LEVEL = {"baseline": "x86-64 baseline (SSE2)", "avx2": "x86-64-v3 (AVX2, FM
               "avx512": "x86-64-v4 (AVX-512)"}
 
 
-def config():
+def config() -> dict[str, Any]:
     """The facts show_config prints, as a dict."""
     build = _dispatch.kernels.build_info()
     forced = os.environ.get("FASTLOSS_ISA", "").strip().lower()
@@ -35,7 +38,7 @@ def config():
     }
 
 
-def show_config(mode="stdout"):
+def show_config(mode: Literal["stdout", "dicts"] = "stdout") -> dict[str, Any] | None:
     """Print (or return) the version, build and run-time configuration of fastloss.
 
     Parameters

@@ -6,7 +6,12 @@ instruction-set build chosen at import (_dispatch.py).  The kernels live in
 _binary.pxi; their NumPy twins in fastloss.reference.
 """
 
+from __future__ import annotations
+
+from typing import Any, Literal
+
 import numpy as np
+import numpy.typing as npt
 
 from . import _validation as v
 from ._dispatch import kernels as _k
@@ -23,7 +28,7 @@ def _bad_value(y, flat_index):
     return f"y[{where}] = {y[idx]!r}"
 
 
-def sigmoid(x, *, out=None):
+def sigmoid(x: npt.ArrayLike, *, out: npt.NDArray[np.floating[Any]] | None = None) -> npt.NDArray[np.floating[Any]]:
     """The logistic sigmoid, elementwise, computed without overflow.
 
     .. math:: \\sigma(x) = \\frac{1}{1 + e^{-x}}
@@ -59,16 +64,16 @@ def sigmoid(x, *, out=None):
 
 
 def binary_hinge(
-    scores,
-    y,
+    scores: npt.ArrayLike,
+    y: npt.ArrayLike,
     *,
-    margin=1.0,
-    squared=False,
-    reduction="mean",
-    sample_weight=None,
-    grad=True,
-    out=None,
-):
+    margin: float = 1.0,
+    squared: bool = False,
+    reduction: Literal["mean", "sum", "none"] = "mean",
+    sample_weight: npt.ArrayLike | None = None,
+    grad: bool = True,
+    out: npt.NDArray[np.floating[Any]] | None = None,
+) -> tuple[float | npt.NDArray[np.floating[Any]], npt.NDArray[np.floating[Any]] | None]:
     """Binary hinge (SVM) loss with labels ±1, and its gradient, fused in one pass.
 
     .. math:: L_i = \\max(0,\\ \\Delta - y_i s_i)
@@ -145,15 +150,15 @@ def binary_hinge(
 
 
 def sigmoid_cross_entropy(
-    logits,
-    y,
+    logits: npt.ArrayLike,
+    y: npt.ArrayLike,
     *,
-    reduction="mean",
-    pos_weight=None,
-    sample_weight=None,
-    grad=True,
-    out=None,
-):
+    reduction: Literal["mean", "sum", "none"] = "mean",
+    pos_weight: npt.ArrayLike | None = None,
+    sample_weight: npt.ArrayLike | None = None,
+    grad: bool = True,
+    out: npt.NDArray[np.floating[Any]] | None = None,
+) -> tuple[float | npt.NDArray[np.floating[Any]], npt.NDArray[np.floating[Any]] | None]:
     """Sigmoid (binary) cross-entropy on logits, and its gradient, fused in one pass.
 
     For logits :math:`x` and targets :math:`y \\in [0, 1]` (hard 0/1 labels or

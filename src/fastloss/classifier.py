@@ -10,15 +10,22 @@ buffer is allocated once per fit: a step allocates no array (see
 :class:`_Trainer`).
 """
 
+from __future__ import annotations
+
 import inspect
 import sys
 import time
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
+import numpy.typing as npt
 
 from . import _validation as v
 from ._dispatch import kernels as _k
 from .optim import LRSchedule
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 __all__ = ["LinearClassifier", "NotFittedError"]
 
@@ -215,9 +222,11 @@ class LinearClassifier:
     (True, ['neg', 'pos'], (2, 2))
     """
 
-    def __init__(self, loss="softmax", *, reg=1e-4, learning_rate=0.5, batch_size=200, epochs=50,
-                 momentum=0.0, nesterov=False, fit_intercept=True, shuffle=True,
-                 random_state=None, verbose=False, dtype="float64"):
+    def __init__(self, loss: Literal["softmax", "hinge"] = "softmax", *, reg: float = 1e-4,
+                 learning_rate: float | LRSchedule = 0.5, batch_size: int = 200, epochs: int = 50,
+                 momentum: float = 0.0, nesterov: bool = False, fit_intercept: bool = True,
+                 shuffle: bool = True, random_state: int | np.random.Generator | None = None,
+                 verbose: bool = False, dtype: npt.DTypeLike = "float64") -> None:
         self.loss = loss
         self.reg = reg
         self.learning_rate = learning_rate
@@ -239,11 +248,11 @@ class LinearClassifier:
         sig = inspect.signature(cls.__init__)
         return sorted(p for p in sig.parameters if p != "self")
 
-    def get_params(self, deep=True):
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
         """The constructor parameters, as a dict."""
         return {name: getattr(self, name) for name in self._param_names()}
 
-    def set_params(self, **params):
+    def set_params(self, **params: Any) -> Self:
         """Set constructor parameters; returns self."""
         valid = self._param_names()
         for name, value in params.items():
@@ -255,7 +264,7 @@ class LinearClassifier:
     # scikit-learn < 1.6 reads this attribute, later versions the tags below
     _estimator_type = "classifier"
 
-    def __sklearn_tags__(self):
+    def __sklearn_tags__(self) -> Any:
         """scikit-learn's estimator tags (imported only when scikit-learn asks)."""
         from sklearn.utils import ClassifierTags, Tags, TargetTags
 
@@ -265,7 +274,7 @@ class LinearClassifier:
             classifier_tags=ClassifierTags(multi_class=True, poor_score=False),
         )
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         defaults = {
             p.name: p.default for p in inspect.signature(type(self).__init__).parameters.values()
             if p.name != "self"
@@ -315,7 +324,7 @@ class LinearClassifier:
             Xa[:, d] = 1
         return Xa
 
-    def fit(self, X, y):
+    def fit(self, X: npt.ArrayLike, y: npt.ArrayLike) -> Self:
         """Fit from scratch: ``epochs`` passes of mini-batch SGD.  Returns self."""
         X = _check_X(X)
         y = _check_y(y, X.shape[0])
@@ -328,7 +337,7 @@ class LinearClassifier:
             self.__dict__.pop(attr, None)
         return self._fit(X, y, classes, self._checked_params(), reset=True)
 
-    def partial_fit(self, X, y, classes=None):
+    def partial_fit(self, X: npt.ArrayLike, y: npt.ArrayLike, classes: npt.ArrayLike | None = None) -> Self:
         """One more pass of mini-batch SGD over (X, y), keeping the model (and starting one if none).
 
         ``classes`` lists every label the model will see (all of them must be
@@ -426,19 +435,19 @@ class LinearClassifier:
             )
         return X
 
-    def decision_function(self, X):
+    def decision_function(self, X: npt.ArrayLike) -> npt.NDArray[np.floating[Any]]:
         """Scores X·coefᵀ + intercept, shape (n_samples, n_classes)."""
         X = self._check_fitted_X(X)
         scores = X.astype(self._W.dtype, copy=False) @ self.coef_.T
         scores += self.intercept_
         return scores
 
-    def predict(self, X):
+    def predict(self, X: npt.ArrayLike) -> npt.NDArray[Any]:
         """The class of highest score for every row."""
         scores = self.decision_function(X)  # checks first that the model is fitted
         return self.classes_[np.argmax(scores, axis=1)]
 
-    def predict_proba(self, X):
+    def predict_proba(self, X: npt.ArrayLike) -> npt.NDArray[np.floating[Any]]:
         """Class probabilities: the softmax of the scores (``loss="softmax"`` only)."""
         if self.loss != "softmax":
             raise AttributeError("predict_proba is available only with loss='softmax'")
@@ -447,7 +456,7 @@ class LinearClassifier:
         s = self.decision_function(X)
         return softmax(s, out=s)
 
-    def score(self, X, y):
+    def score(self, X: npt.ArrayLike, y: npt.ArrayLike) -> float:
         """Mean accuracy on (X, y)."""
         X = self._check_fitted_X(X)
         y = _check_y(y, X.shape[0])

@@ -34,7 +34,12 @@ model lives on the client; per epoch only the (D+1, C) weights travel, twice
 per shard.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, NoReturn
+
 import numpy as np
+import numpy.typing as npt
 
 try:
     import dask
@@ -52,6 +57,9 @@ from ._dispatch import kernels as _k
 from .classifier import LinearClassifier as _InMemoryClassifier
 from .classifier import NotFittedError, _Trainer
 from .losses import multiclass_hinge, softmax, softmax_cross_entropy
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 __all__ = ["LinearClassifier", "softmax_loss", "svm_loss"]
 
@@ -169,7 +177,9 @@ def _loss(kind, W, X, y, reg, margin):
 # Public API
 
 
-def svm_loss(W, X, y, reg=0.0, *, margin=1.0):
+def svm_loss(
+    W: npt.ArrayLike, X: Any, y: Any, reg: float = 0.0, *, margin: float = 1.0
+) -> tuple[float, npt.NDArray[np.floating[Any]]]:
     """Multiclass SVM loss and its gradient over a dask array (:func:`fastloss.svm_loss`, distributed).
 
     .. math::
@@ -216,7 +226,7 @@ def svm_loss(W, X, y, reg=0.0, *, margin=1.0):
     return _loss("svm", W, X, y, reg, delta)
 
 
-def softmax_loss(W, X, y, reg=0.0):
+def softmax_loss(W: npt.ArrayLike, X: Any, y: Any, reg: float = 0.0) -> tuple[float, npt.NDArray[np.floating[Any]]]:
     """Softmax cross-entropy loss and its gradient over a dask array (:func:`fastloss.softmax_loss`, distributed).
 
     .. math::
@@ -389,7 +399,7 @@ class LinearClassifier(_InMemoryClassifier):
     (4, (2, 2), True)
     """
 
-    def fit(self, X, y):
+    def fit(self, X: Any, y: Any) -> Self:
         """Fit from scratch on a dask array: ``epochs`` rounds of local epochs and averaging.  Returns self."""
         if not isinstance(X, da.Array) and not isinstance(y, da.Array):
             X = da.from_array(np.asarray(X), chunks=(-1, -1))
@@ -469,7 +479,7 @@ class LinearClassifier(_InMemoryClassifier):
         self.intercept_ = W[d] if self.fit_intercept else np.zeros(c, dtype)
         return self
 
-    def partial_fit(self, X, y, classes=None):
+    def partial_fit(self, X: Any, y: Any, classes: Any = None) -> NoReturn:
         """Not available: use :meth:`fit` (each of its epochs is one round of averaging)."""
         raise NotImplementedError(
             "fastloss.dask.LinearClassifier has no partial_fit; fit runs `epochs` rounds of "
@@ -487,7 +497,7 @@ class LinearClassifier(_InMemoryClassifier):
             )
         return X
 
-    def decision_function(self, X):
+    def decision_function(self, X: Any) -> Any:
         """Scores X·coefᵀ + intercept, shape (n_samples, n_classes); lazy for a dask array."""
         if not isinstance(X, da.Array):
             return super().decision_function(X)
@@ -498,7 +508,7 @@ class LinearClassifier(_InMemoryClassifier):
             chunks=(X.chunks[0], (c,)), dtype=self._W.dtype,
         )
 
-    def predict(self, X):
+    def predict(self, X: Any) -> Any:
         """The class of highest score for every row; lazy for a dask array."""
         if not isinstance(X, da.Array):
             return super().predict(X)
@@ -508,7 +518,7 @@ class LinearClassifier(_InMemoryClassifier):
             drop_axis=1, chunks=(X.chunks[0],), dtype=self.classes_.dtype,
         )
 
-    def predict_proba(self, X):
+    def predict_proba(self, X: Any) -> Any:
         """Class probabilities (``loss="softmax"`` only); lazy for a dask array."""
         if not isinstance(X, da.Array):
             return super().predict_proba(X)
@@ -516,7 +526,7 @@ class LinearClassifier(_InMemoryClassifier):
             raise AttributeError("predict_proba is available only with loss='softmax'")
         return self.decision_function(X).map_blocks(_block_softmax, dtype=self._W.dtype)
 
-    def score(self, X, y):
+    def score(self, X: Any, y: Any) -> float:
         """Mean accuracy on (X, y), computed (also for dask arrays)."""
         if not isinstance(X, da.Array) and not isinstance(y, da.Array):
             return super().score(X, y)

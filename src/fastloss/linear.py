@@ -7,9 +7,14 @@ gradient of the scores in place, and the L2 penalty is summed by a kernel.
 Their NumPy twins are in :mod:`fastloss.reference`.
 """
 
+from __future__ import annotations
+
 import math
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from . import _validation as v
 from ._dispatch import kernels as _k
@@ -51,7 +56,9 @@ def _loss(kernel, W, X, y, reg, *args):
     return loss, dW
 
 
-def svm_loss(W, X, y, reg=0.0, *, margin=1.0):
+def svm_loss(
+    W: npt.ArrayLike, X: npt.ArrayLike, y: npt.ArrayLike, reg: float = 0.0, *, margin: float = 1.0
+) -> tuple[float, npt.NDArray[np.floating[Any]]]:
     """Multiclass SVM loss of a linear classifier and its gradient (CS231n's ``svm_loss_vectorized``).
 
     .. math::
@@ -90,7 +97,9 @@ def svm_loss(W, X, y, reg=0.0, *, margin=1.0):
     return _loss(_k.multiclass_hinge, W, X, y, reg, delta, False)
 
 
-def softmax_loss(W, X, y, reg=0.0):
+def softmax_loss(
+    W: npt.ArrayLike, X: npt.ArrayLike, y: npt.ArrayLike, reg: float = 0.0
+) -> tuple[float, npt.NDArray[np.floating[Any]]]:
     """Softmax cross-entropy loss of a linear classifier and its gradient (CS231n's ``softmax_loss_vectorized``).
 
     .. math::
@@ -124,7 +133,15 @@ def softmax_loss(W, X, y, reg=0.0):
     return _loss(_k.softmax_cross_entropy, W, X, y, reg, 0.0, False, 0)
 
 
-def gradcheck(f, x, analytic_grad, *, num_checks=10, h=1e-5, seed=None):
+def gradcheck(
+    f: Callable[[npt.NDArray[np.floating[Any]]], Any],
+    x: npt.NDArray[np.floating[Any]],
+    analytic_grad: npt.ArrayLike,
+    *,
+    num_checks: int = 10,
+    h: float = 1e-5,
+    seed: int | np.random.Generator | None = None,
+) -> float:
     """Sparse numerical gradient check (CS231n's ``grad_check_sparse``).
 
     At ``num_checks`` coordinates drawn at random, compares the analytic

@@ -6,7 +6,12 @@ kernels live in _softmax.pxi and _hinge.pxi; their NumPy twins in
 fastloss.reference.
 """
 
+from __future__ import annotations
+
+from typing import Any, Literal, SupportsIndex
+
 import numpy as np
+import numpy.typing as npt
 
 from . import _validation as v
 from ._dispatch import kernels as _k
@@ -36,7 +41,7 @@ def _raise_bad_label(y, bad, c, ignore_index=None):
     raise ValueError(f"y[{bad}] = {y[bad]} is not a class index in {allowed}")
 
 
-def softmax(scores, *, out=None):
+def softmax(scores: npt.ArrayLike, *, out: npt.NDArray[np.floating[Any]] | None = None) -> npt.NDArray[np.floating[Any]]:
     """Row-wise softmax, computed stably.
 
     .. math:: p_{ij} = \\frac{e^{s_{ij} - m_i}}{\\sum_k e^{s_{ik} - m_i}}, \\quad m_i = \\max_k s_{ik}
@@ -65,7 +70,7 @@ def softmax(scores, *, out=None):
     return o
 
 
-def log_softmax(scores, *, out=None):
+def log_softmax(scores: npt.ArrayLike, *, out: npt.NDArray[np.floating[Any]] | None = None) -> npt.NDArray[np.floating[Any]]:
     """Row-wise log-softmax, computed stably as ``(s - max) - log Σ exp(s - max)``.
 
     .. math:: \\log p_{ij} = (s_{ij} - m_i) - \\log \\sum_k e^{s_{ik} - m_i}
@@ -95,17 +100,17 @@ def log_softmax(scores, *, out=None):
 
 
 def softmax_cross_entropy(
-    scores,
-    y,
+    scores: npt.ArrayLike,
+    y: npt.ArrayLike,
     *,
-    reduction="mean",
-    class_weight=None,
-    sample_weight=None,
-    label_smoothing=0.0,
-    ignore_index=None,
-    grad=True,
-    out=None,
-):
+    reduction: Literal["mean", "sum", "none"] = "mean",
+    class_weight: npt.ArrayLike | None = None,
+    sample_weight: npt.ArrayLike | None = None,
+    label_smoothing: float = 0.0,
+    ignore_index: SupportsIndex | None = None,
+    grad: bool = True,
+    out: npt.NDArray[np.floating[Any]] | None = None,
+) -> tuple[float | npt.NDArray[np.floating[Any]], npt.NDArray[np.floating[Any]] | None]:
     """Softmax cross-entropy loss and its gradient, fused in one pass per row.
 
     With :math:`p_i = \\mathrm{softmax}(s_i)`, label smoothing :math:`\\varepsilon`,
@@ -256,18 +261,18 @@ def softmax_cross_entropy(
 
 
 def multiclass_hinge(
-    scores,
-    y,
+    scores: npt.ArrayLike,
+    y: npt.ArrayLike,
     *,
-    margin=1.0,
-    squared=False,
-    reduction="mean",
-    class_weight=None,
-    sample_weight=None,
-    grad=True,
-    out=None,
-    variant="weston_watkins",
-):
+    margin: float = 1.0,
+    squared: bool = False,
+    reduction: Literal["mean", "sum", "none"] = "mean",
+    class_weight: npt.ArrayLike | None = None,
+    sample_weight: npt.ArrayLike | None = None,
+    grad: bool = True,
+    out: npt.NDArray[np.floating[Any]] | None = None,
+    variant: Literal["weston_watkins", "crammer_singer"] = "weston_watkins",
+) -> tuple[float | npt.NDArray[np.floating[Any]], npt.NDArray[np.floating[Any]] | None]:
     """Multiclass hinge (SVM) loss, Weston–Watkins or Crammer–Singer, and its gradient.
 
     The loss CS231n teaches: each wrong class whose score comes within the

@@ -10,9 +10,14 @@ kernel is in _sgd.pxi, its NumPy twin in :func:`fastloss.reference.sgd_update`.
 :class:`SGD` evaluates at its step count.
 """
 
+from __future__ import annotations
+
 import math
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from . import _validation as v
 from ._dispatch import kernels as _k
@@ -103,17 +108,17 @@ def _hyper(lr, momentum, dampening, weight_decay, nesterov, maximize):
 
 
 def sgd_update(
-    param,
-    grad,
+    param: npt.NDArray[np.floating[Any]],
+    grad: npt.ArrayLike,
     *,
-    lr,
-    momentum=0.0,
-    velocity=None,
-    dampening=0.0,
-    weight_decay=0.0,
-    nesterov=False,
-    maximize=False,
-):
+    lr: float,
+    momentum: float = 0.0,
+    velocity: npt.NDArray[np.floating[Any]] | None = None,
+    dampening: float = 0.0,
+    weight_decay: float = 0.0,
+    nesterov: bool = False,
+    maximize: bool = False,
+) -> None:
     """One SGD step, in place, in a single pass over memory (torch.optim.SGD's rule).
 
     .. math::
@@ -195,17 +200,17 @@ class LRSchedule:
     schedule as ``lr`` uses ``schedule(opt.steps)`` at each step.
     """
 
-    def __call__(self, t):  # pragma: no cover - abstract
+    def __call__(self, t: int) -> float:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         args = ", ".join(f"{k}={val!r}" for k, val in vars(self).items())
         return f"{type(self).__name__}({args})"
 
-    def __eq__(self, other):
+    def __eq__(self, other: object) -> bool:
         return type(self) is type(other) and vars(self) == vars(other)
 
-    def __hash__(self):
+    def __hash__(self) -> int:
         return hash((type(self).__name__, tuple(sorted(vars(self).items()))))
 
 
@@ -222,10 +227,10 @@ class ConstantLR(LRSchedule):
     0.1
     """
 
-    def __init__(self, lr):
+    def __init__(self, lr: float) -> None:
         self.lr = v.finite_real(lr, "lr", low=0.0)
 
-    def __call__(self, t):
+    def __call__(self, t: int) -> float:
         _step(t)
         return self.lr
 
@@ -238,14 +243,14 @@ class StepLR(LRSchedule):
     (1.0, 1.0, 0.5, 0.25)
     """
 
-    def __init__(self, lr, step_size, gamma=0.1):
+    def __init__(self, lr: float, step_size: int, gamma: float = 0.1) -> None:
         self.lr = v.finite_real(lr, "lr", low=0.0)
         if isinstance(step_size, bool) or not isinstance(step_size, (int, np.integer)) or step_size < 1:
             raise ValueError(f"step_size must be a positive integer, got {step_size!r}")
         self.step_size = int(step_size)
         self.gamma = v.finite_real(gamma, "gamma", low=0.0)
 
-    def __call__(self, t):
+    def __call__(self, t: int) -> float:
         return self.lr * self.gamma ** (_step(t) // self.step_size)
 
 
@@ -257,11 +262,11 @@ class InverseScalingLR(LRSchedule):
     (1.0, 0.5)
     """
 
-    def __init__(self, lr, power=0.5):
+    def __init__(self, lr: float, power: float = 0.5) -> None:
         self.lr = v.finite_real(lr, "lr", low=0.0)
         self.power = v.finite_real(power, "power", low=0.0)
 
-    def __call__(self, t):
+    def __call__(self, t: int) -> float:
         return self.lr / (_step(t) + 1) ** self.power
 
 
@@ -273,14 +278,14 @@ class CosineLR(LRSchedule):
     (1.0, 0.5, 0.0, 0.0)
     """
 
-    def __init__(self, lr, total_steps, min_lr=0.0):
+    def __init__(self, lr: float, total_steps: int, min_lr: float = 0.0) -> None:
         self.lr = v.finite_real(lr, "lr", low=0.0)
         if isinstance(total_steps, bool) or not isinstance(total_steps, (int, np.integer)) or total_steps < 1:
             raise ValueError(f"total_steps must be a positive integer, got {total_steps!r}")
         self.total_steps = int(total_steps)
         self.min_lr = v.finite_real(min_lr, "min_lr", low=0.0, high=self.lr)
 
-    def __call__(self, t):
+    def __call__(self, t: int) -> float:
         t = min(_step(t), self.total_steps)
         cos = 0.5 * (1.0 + math.cos(math.pi * t / self.total_steps))
         return self.min_lr + (self.lr - self.min_lr) * cos
@@ -325,8 +330,10 @@ class SGD:
     [0.46, -0.46]
     """
 
-    def __init__(self, params, lr, *, momentum=0.0, dampening=0.0, weight_decay=0.0,
-                 nesterov=False, maximize=False):
+    def __init__(self, params: npt.NDArray[np.floating[Any]] | Iterable[npt.NDArray[np.floating[Any]]],
+                 lr: float | LRSchedule | Callable[[int], float], *, momentum: float = 0.0,
+                 dampening: float = 0.0, weight_decay: float = 0.0,
+                 nesterov: bool = False, maximize: bool = False) -> None:
         if isinstance(params, np.ndarray):
             params = [params]
         params = list(params)
@@ -352,14 +359,14 @@ class SGD:
         )
 
     @property
-    def lr(self):
+    def lr(self) -> float:
         """The learning rate of the next step (a schedule's value at :attr:`steps`)."""
         if self._schedule is not None:
             return self._schedule(self.steps)
         return self._lr
 
     @lr.setter
-    def lr(self, value):
+    def lr(self, value: float | LRSchedule | Callable[[int], float]) -> None:
         if isinstance(value, LRSchedule) or (callable(value) and not isinstance(value, (int, float))):
             self._schedule = value
             self._lr = None
@@ -368,11 +375,11 @@ class SGD:
             self._schedule = None
 
     @property
-    def schedule(self):
+    def schedule(self) -> Callable[[int], float] | None:
         """The learning-rate schedule, or None for a constant ``lr``."""
         return self._schedule
 
-    def step(self, grads):
+    def step(self, grads: Iterable[npt.ArrayLike]) -> None:
         """Update every parameter in place with its gradient.
 
         Parameters
@@ -396,7 +403,7 @@ class SGD:
                           self.nesterov, self.maximize, first)
         self.steps += 1
 
-    def zero_velocity(self):
+    def zero_velocity(self) -> None:
         """Forget the momentum (the next step is a first step again)."""
         if self._velocity is not None:
             for b in self._velocity:
@@ -404,11 +411,11 @@ class SGD:
         self.steps = 0
 
     @property
-    def velocity(self):
+    def velocity(self) -> list[npt.NDArray[np.floating[Any]]] | None:
         """The momentum buffers (live arrays), or None without momentum."""
         return self._velocity
 
-    def state_dict(self):
+    def state_dict(self) -> dict[str, Any]:
         """The optimiser's state: hyper-parameters, step count and copies of the buffers."""
         return {
             "lr": self._schedule if self._schedule is not None else self._lr,
@@ -421,7 +428,7 @@ class SGD:
             "velocity": None if self._velocity is None else [b.copy() for b in self._velocity],
         }
 
-    def load_state_dict(self, state):
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Restore a :meth:`state_dict` (copied into this optimiser's own buffers)."""
         try:
             momentum = state["momentum"]
