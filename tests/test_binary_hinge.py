@@ -129,7 +129,8 @@ def test_kink_and_edge_values(isa, dtype):
     loss, g = fl.binary_hinge(s, y, reduction="none")
     np.testing.assert_array_equal(loss[:7], [0, 0, 0, np.inf, np.inf, 0, big])
     assert np.isnan(loss[7]) and loss[8] == 1.5
-    np.testing.assert_array_equal(g, [0, 0, 0, -1, 1, 0, -1, 0, 1])
+    # NaN in, NaN gradient (an SGD loop must not carry on silently)
+    np.testing.assert_array_equal(g, [0, 0, 0, -1, 1, 0, -1, np.nan, 1])
     loss, g = fl.binary_hinge(s, y, reduction="none", squared=True)
     np.testing.assert_array_equal(loss[[0, 1, 2, 3, 5, 6]], [0, 0, 0, np.inf, 0, np.inf])
     assert loss[8] == 2.25 and g[8] == 3.0

@@ -542,3 +542,16 @@ def test_crammer_singer_properties(isa, problem, margin, squared):
     # at most two non-zero entries per row, summing to 0
     assert np.all((gcs != 0).sum(axis=1) <= 2)
     np.testing.assert_allclose(gcs.sum(axis=1), 0.0, atol=1e-12 * (1 + np.abs(gcs).max()))
+
+
+@pytest.mark.parametrize("squared", [False, True])
+def test_nan_score_poisons_its_gradient_and_the_labels(isa, dtype, squared):
+    """A NaN score gives a NaN loss, a NaN gradient entry and a NaN label entry.
+
+    (An SGD loop fed a finite gradient from a NaN loss would carry on silently.)
+    """
+    s = np.array([[0, np.nan, 0, 1.0], [0, 1, 2, 3]], dtype)
+    loss, g = fl.multiclass_hinge(s, [0, 1], squared=squared, reduction="none")
+    assert np.isnan(loss[0]) and np.isfinite(loss[1])
+    assert np.isnan(g[0, 0]) and np.isnan(g[0, 1])
+    assert np.isfinite(g[0, 2:]).all() and np.isfinite(g[1]).all()

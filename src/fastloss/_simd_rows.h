@@ -296,7 +296,6 @@ FL_INLINE double fl_row_hinge_impl_f32(const float *s, float *g, ptrdiff_t n, pt
     const fl_vi lane = fl_f32_lane_index();
     const float sy = s[y];
     fl_vd acc_lo = {0}, acc_hi = {0}, aux_lo = {0}, aux_hi = {0};
-    fl_vi count = {0};
     for (ptrdiff_t j = 0; j < n; j += FL_NF) {
         const ptrdiff_t rem = n - j < FL_NF ? n - j : FL_NF;
         fl_vf v = rem == FL_NF ? fl_f32_load(s + j) : fl_f32_load_tail(s + j, rem, 0.0f);
@@ -310,26 +309,19 @@ FL_INLINE double fl_row_hinge_impl_f32(const float *s, float *g, ptrdiff_t n, pt
             fl_f32_add_wide(h, &aux_lo, &aux_hi);
             gv = (2.0f * gs) * h;
         } else {
+            /* the subgradient [h > 0], NaN where h is NaN (a NaN score poisons its
+             * gradient, and through the sum the label's, as the loss is poisoned) */
+            fl_vf ind = fl_f32_select(h != h, h, (fl_vf)((fl_vi)fl_f32_splat(1.0f) & pos));
             fl_f32_add_wide(h, &acc_lo, &acc_hi);
-            count -= pos;
-            gv = (fl_vf)((fl_vi)fl_f32_splat(gs) & pos);
+            fl_f32_add_wide(ind, &aux_lo, &aux_hi);
+            gv = gs * ind;
         }
         if (store) {
             if (rem == FL_NF) fl_f32_store(g + j, gv);
             else fl_f32_store_tail(g + j, gv, rem);
         }
     }
-    if (store) {
-        double total_grad;
-        if (squared) {
-            total_grad = 2.0 * gs * fl_f64_hsum(aux_lo + aux_hi);
-        } else {
-            int64_t c = 0;
-            for (int k = 0; k < FL_NF; k++) c += count[k];
-            total_grad = (double)gs * (double)c;
-        }
-        g[y] = (float)-total_grad;
-    }
+    if (store) g[y] = (float)(-(squared ? 2.0 : 1.0) * gs * fl_f64_hsum(aux_lo + aux_hi));
     return fl_f64_hsum(acc_lo + acc_hi);
 }
 
@@ -517,7 +509,6 @@ FL_INLINE double fl_row_hinge_impl_f64(const double *s, double *g, ptrdiff_t n, 
     const fl_vl lane = fl_f64_lane_index();
     const double sy = s[y];
     fl_vd acc = {0}, aux = {0};
-    fl_vl count = {0};
     for (ptrdiff_t j = 0; j < n; j += FL_ND) {
         const ptrdiff_t rem = n - j < FL_ND ? n - j : FL_ND;
         fl_vd v = rem == FL_ND ? fl_f64_load(s + j) : fl_f64_load_tail(s + j, rem, 0.0);
@@ -531,26 +522,17 @@ FL_INLINE double fl_row_hinge_impl_f64(const double *s, double *g, ptrdiff_t n, 
             aux += h;
             gv = (2.0 * gs) * h;
         } else {
+            fl_vd ind = fl_f64_select(h != h, h, (fl_vd)((fl_vl)fl_f64_splat(1.0) & pos));
             acc += h;
-            count -= pos;
-            gv = (fl_vd)((fl_vl)fl_f64_splat(gs) & pos);
+            aux += ind;
+            gv = gs * ind;
         }
         if (store) {
             if (rem == FL_ND) fl_f64_store(g + j, gv);
             else fl_f64_store_tail(g + j, gv, rem);
         }
     }
-    if (store) {
-        double total_grad;
-        if (squared) {
-            total_grad = 2.0 * gs * fl_f64_hsum(aux);
-        } else {
-            int64_t c = 0;
-            for (int k = 0; k < FL_ND; k++) c += count[k];
-            total_grad = gs * (double)c;
-        }
-        g[y] = -total_grad;
-    }
+    if (store) g[y] = -(squared ? 2.0 : 1.0) * gs * fl_f64_hsum(aux);
     return fl_f64_hsum(acc);
 }
 
@@ -683,6 +665,7 @@ FL_INLINE double fl_binary_hinge_impl_f32(const float *s, const float *y, const 
         if (g) {
             fl_vf gv = squared ? ((-2.0f * gs) * wv * yv) * h
                                : (fl_vf)((fl_vi)((-gs) * wv * yv) & (h > 0.0f));
+            gv = fl_f32_select(h != h, h, gv); /* NaN in, NaN gradient */
             if (full) fl_f32_store(g + j, gv); else fl_f32_store_tail(g + j, gv, rem);
         }
         if (lo) {
@@ -944,6 +927,7 @@ FL_INLINE double fl_binary_hinge_impl_f64(const double *s, const double *y, cons
         if (g) {
             fl_vd gv = squared ? ((-2.0 * gs) * wv * yv) * h
                                : (fl_vd)((fl_vl)((-gs) * wv * yv) & (h > 0.0));
+            gv = fl_f64_select(h != h, h, gv); /* NaN in, NaN gradient */
             if (full) fl_f64_store(g + j, gv); else fl_f64_store_tail(g + j, gv, rem);
         }
         if (lo) {
@@ -1104,8 +1088,8 @@ FL_INLINE ptrdiff_t fl_row_argmax_excl_f64(const double *s, ptrdiff_t n, ptrdiff
             T t = s[j] - sy + delta;                                                        \
             T h = (t <= 0 || j == y) ? (T)0 : t;                                            \
             total += squared ? (double)h * h : (double)h;                                   \
-            aux += squared ? (double)h : (h > 0 ? 1.0 : 0.0);                               \
-            if (g) g[j] = squared ? 2 * gs * h : (h > 0 ? gs : (T)0);                       \
+            aux += squared ? (double)h : (h != h ? (double)h : h > 0 ? 1.0 : 0.0);          \
+            if (g) g[j] = squared ? 2 * gs * h : (h != h ? h : h > 0 ? gs : (T)0);          \
         }                                                                                   \
         if (g) g[y] = (T)(-(squared ? 2.0 : 1.0) * gs * aux);                               \
         return total;                                                                       \
@@ -1157,7 +1141,8 @@ FL_ROW_SCALAR(double, f64, fl_exp)
             T wv = w ? w[j] : 1, t = delta - y[j] * s[j], h = t <= 0 ? 0 : t;              \
             T loss = (squared ? h * h : h) * wv;                                            \
             total += loss;                                                                  \
-            if (g) g[j] = squared ? -2 * gs * wv * y[j] * h : (h > 0 ? -gs * wv * y[j] : 0); \
+            if (g) g[j] = squared ? -2 * gs * wv * y[j] * h                                 \
+                                  : (h != h ? h : h > 0 ? -gs * wv * y[j] : 0);             \
             if (lo) lo[j] = loss;                                                           \
         }                                                                                   \
         return total;                                                                       \

@@ -224,7 +224,8 @@ def multiclass_hinge(
 
     g = None
     if grad:
-        g = 2 * margins if squared else (margins > 0).astype(s.dtype)
+        # the subgradient [margin > 0]; NaN stays NaN (and so poisons the label's entry)
+        g = 2 * margins if squared else np.where(np.isnan(margins), margins, margins > 0).astype(s.dtype)
         g[rows, y] = -g.sum(axis=1)
         if weighted:
             g *= w[:, None]
@@ -301,7 +302,7 @@ def binary_hinge(
     row_loss = h * h if squared else h
     g = None
     if grad:
-        g = -2 * y * h if squared else -y * (h > 0)
+        g = -2 * y * h if squared else np.where(np.isnan(h), h, -y * (h > 0))
     denom = len(s)
     if sample_weight is not None:
         w = np.asarray(sample_weight, s.dtype)
