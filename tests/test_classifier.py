@@ -319,3 +319,23 @@ def test_step_allocates_nothing(isa, loss, dtype, rng):
     assert after_10 - base < 1024, f"{after_10 - base} bytes retained by the first 10 steps"
     assert after_610 == after_10, f"{after_610 - after_10} bytes retained by 600 steps"
     assert peak - base < 2048, f"transient peak {peak - base} bytes within a step"
+
+
+def test_rejected_fit_keeps_the_fitted_model():
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(60, 4)), np.repeat([0, 1, 2], 20)
+    clf = fl.LinearClassifier(epochs=2, random_state=0).fit(X, y)
+    before = clf.predict(X)
+    clf.set_params(reg=-1.0)
+    with pytest.raises(ValueError, match="reg"):
+        clf.fit(X, y)
+    np.testing.assert_array_equal(clf.predict(X), before)
+
+
+def test_partial_fit_names_a_changed_fit_intercept():
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(60, 4)), np.repeat([0, 1, 2], 20)
+    clf = fl.LinearClassifier(epochs=1, random_state=0).partial_fit(X, y)
+    clf.set_params(fit_intercept=False)
+    with pytest.raises(ValueError, match="fit_intercept changed"):
+        clf.partial_fit(X, y)

@@ -77,3 +77,14 @@ def test_module_entry_point_without_matplotlib_import():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "epoch" in proc.stdout and "test acc" in proc.stdout
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("--batch-size", "0", "--batch-size must be >= 1"),
+    ("--lr", "-1", "--lr must be"),
+    ("--lr", "nan", "--lr must be"),
+    ("--reg", "-0.5", "--reg must be"),
+])
+def test_bad_numeric_options_get_a_clean_message(option, value, message):
+    with pytest.raises(SystemExit, match=message):
+        cli.main(["train", option, value])

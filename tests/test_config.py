@@ -44,3 +44,13 @@ def test_cli_info_json_matches_show_config():
         check=True, capture_output=True, text=True,
     ).stdout
     assert json.loads(out) == fl.show_config(mode="dicts")
+
+
+def test_show_config_reports_the_choice_made_at_import(monkeypatch):
+    """Setting FASTLOSS_ISA after import changes nothing, and show_config says so."""
+    monkeypatch.setenv("FASTLOSS_ISA", "baseline")
+    info = fl.show_config(mode="dicts")
+    assert info["kernel_isa"] == dispatch.isa
+    assert info["kernel_isa_chosen_by"] == (
+        "FASTLOSS_ISA" if dispatch.forced else "CPU detection at import"
+    )

@@ -472,3 +472,59 @@ def test_soft_targets_bad_input():
 def test_unknown_variant(variant):
     s, y = _problem()
     assert_rejected(ValueError, "variant", fl.multiclass_hinge, (s, y), {"variant": variant, "out": _sentinel_out()})
+
+
+# --- regressions found in review ------------------------------------------------
+
+def test_uint64_label_that_would_wrap_to_minus_one_is_rejected():
+    with pytest.raises(ValueError, match="y"):
+        fl.binary_hinge(np.array([3.0]), np.array([2**64 - 1], np.uint64))
+
+
+@pytest.mark.parametrize("fn", ["binary_hinge", "sigmoid_cross_entropy"])
+def test_out_overlapping_y_is_rejected_and_nothing_changes(fn):
+    buf = np.ones(41)
+    buf[::3] = -1 if fn == "binary_hinge" else 0
+    before = buf.copy()
+    s = np.linspace(-2, 2, 40)
+    with pytest.raises(ValueError, match="out overlaps y"):
+        getattr(fl, fn)(s, buf[:-1], reduction="sum", out=buf[1:])
+    np.testing.assert_array_equal(buf, before)
+
+
+def test_out_overlapping_sample_weight_is_rejected():
+    w = np.ones(10)
+    with pytest.raises(ValueError, match="out overlaps sample_weight"):
+        fl.binary_hinge(np.zeros(10), np.ones(10), sample_weight=w, out=w)
+
+
+@pytest.mark.parametrize("value", ["0.5", b"1", True, None, [0.5]])
+def test_numeric_options_are_not_parsed_from_other_types(value):
+    w, g = np.ones(3), np.ones(3)
+    with pytest.raises(TypeError, match="lr"):
+        fl.sgd_update(w, g, lr=value)
+    np.testing.assert_array_equal(w, 1)
+    with pytest.raises(TypeError, match="margin"):
+        fl.multiclass_hinge(np.zeros((2, 3)), [0, 1], margin=value)
+
+
+def test_numpy_scalars_and_0d_arrays_are_numbers():
+    a = fl.multiclass_hinge(np.zeros((2, 3)), [0, 1], margin=np.float32(0.5))[0]
+    b = fl.multiclass_hinge(np.zeros((2, 3)), [0, 1], margin=np.array(0.5))[0]
+    assert a == b == 1.0
+
+
+@pytest.mark.parametrize("call", [
+    lambda w: fl.softmax_cross_entropy(np.zeros((2, 2)), [0, 1], sample_weight=w),
+    lambda w: fl.softmax_cross_entropy(np.zeros((2, 2)), [0, 1], class_weight=w),
+    lambda w: fl.multiclass_hinge(np.zeros((2, 2)), [0, 1], sample_weight=w),
+    lambda w: fl.binary_hinge(np.zeros(2), [1, -1], sample_weight=w),
+    lambda w: fl.sigmoid_cross_entropy(np.zeros(2), [1, 0], sample_weight=w),
+    lambda w: fl.softmax_cross_entropy(np.zeros((2, 2)), np.eye(2), sample_weight=w),
+])
+def test_mean_with_huge_weights_does_not_overflow(call):
+    """The mean is invariant to scaling every weight: 1e308 weights give the unit-weight mean."""
+    huge_loss, huge_grad = call([1e308, 1e308])
+    unit_loss, unit_grad = call([1.0, 1.0])
+    assert huge_loss == pytest.approx(unit_loss, rel=1e-15)
+    np.testing.assert_allclose(huge_grad, unit_grad, rtol=1e-15)

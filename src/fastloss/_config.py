@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import platform
 import sys
 from typing import Any, Literal
@@ -19,7 +18,6 @@ _ISA_LEVEL = {"baseline": "x86-64 baseline (SSE2)", "avx2": "x86-64-v3 (AVX2, FM
 def config() -> dict[str, Any]:
     """The facts show_config prints, as a dict."""
     build = _dispatch.kernels.build_info()
-    forced = os.environ.get("FASTLOSS_ISA", "").strip().lower()
     return {
         "fastloss": __version__,
         "python": f"{platform.python_version()} ({platform.python_implementation()})",
@@ -27,7 +25,7 @@ def config() -> dict[str, Any]:
         "numpy": np.__version__,
         "kernel_isa": _dispatch.isa,
         "kernel_isa_level": _ISA_LEVEL.get(_dispatch.isa, _dispatch.isa),
-        "kernel_isa_chosen_by": "FASTLOSS_ISA" if forced else "CPU detection at import",
+        "kernel_isa_chosen_by": "FASTLOSS_ISA" if _dispatch.forced else "CPU detection at import",
         "usable_isas": list(_dispatch.available_isas()),
         "compiler": build["compiler"],
         "cflags": build["cflags"],

@@ -60,5 +60,7 @@ def _select():
 
 #: Name of the kernel build in use: "avx512", "avx2" or "baseline".
 isa = _select()
+#: Whether FASTLOSS_ISA chose it (read once, at import, like the choice itself).
+forced = bool(os.environ.get("FASTLOSS_ISA", "").strip())
 #: The kernel module in use.
 kernels = load(isa)

@@ -8,6 +8,7 @@ every epoch's mean loss and train / test accuracy are printed.  With
 curve) is drawn with its per-epoch mean (matplotlib, imported only then).
 """
 
+import math
 import time
 
 import numpy as np
@@ -153,5 +154,11 @@ def add_parser(commands):
 def cmd_train(args):
     if args.epochs < 1:
         raise SystemExit("--epochs must be >= 1")
+    if args.batch_size is not None and args.batch_size < 1:
+        raise SystemExit("--batch-size must be >= 1")
+    if args.lr is not None and not (math.isfinite(args.lr) and args.lr > 0):
+        raise SystemExit("--lr must be a finite number > 0")
+    if args.reg is not None and not (math.isfinite(args.reg) and args.reg >= 0):
+        raise SystemExit("--reg must be a finite number >= 0")
     train(args)
     return 0

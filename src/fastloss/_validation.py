@@ -6,6 +6,7 @@ type or dtype, ValueError for a wrong shape or value.
 """
 
 import math
+import numbers
 import operator
 
 import numpy as np
@@ -67,11 +68,16 @@ def reduction_code(reduction):
 
 
 def finite_real(value, name, *, low=None, high=None):
-    """A Python float, finite and within [low, high] where those are given."""
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a real number, got {value!r}") from None
+    """A Python float, finite and within [low, high] where those are given.
+
+    Only real numbers are accepted (int, float, NumPy integer or floating
+    scalars or 0-d arrays); a string or a bool is a TypeError, not parsed.
+    """
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value[()]
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    v = float(value)
     if not math.isfinite(v):
         raise ValueError(f"{name} must be finite, got {value!r}")
     if (low is not None and v < low) or (high is not None and v > high):
@@ -153,7 +159,11 @@ def binary_labels(y, shape, name="y"):
         arr = arr.view(np.int8)
     elif arr.dtype not in _BINARY_LABEL_DTYPES or not arr.dtype.isnative:
         if arr.dtype.kind == "u":
-            arr = arr.astype(np.int64)  # values above the int64 range wrap negative: rejected
+            # 2**64 - 1 would wrap to -1, a valid ±1 label: reject what int64 cannot hold
+            if arr.size and arr.max() > _INT64_MAX:
+                i = int(np.argmax(arr.reshape(-1) > _INT64_MAX))
+                raise ValueError(f"{name} holds {arr.reshape(-1)[i]}, which is not a valid label")
+            arr = arr.astype(np.int64)
         elif arr.dtype.kind == "i":
             arr = arr.astype(np.int64)
         else:
@@ -189,6 +199,36 @@ def output(out, like, source, name="out", source_name="scores"):
                 f"out={source_name} (in place) or a separate buffer"
             )
     return out
+
+
+_WEIGHT_RESCALE = 2.0**500
+
+
+def scaled_for_mean(w):
+    """Weights divided by their maximum when that is huge (> 2**500), else as they are.
+
+    A mean Σ w L / Σ w does not change when every weight is scaled alike, but
+    the sums overflow double for weights near its maximum.  Ordinary weights
+    are returned untouched, so ordinary results are bit for bit the same.
+    """
+    if w is None or w.size == 0:
+        return w
+    top = w.max()
+    return w / top if top > _WEIGHT_RESCALE else w
+
+
+def no_overlap(out, *inputs, name="out"):
+    """Reject an ``out=`` buffer that shares memory with an input the kernel reads.
+
+    The kernels write the gradient while they still read labels, targets and
+    weights, so an overlap would silently change the result.  ``inputs`` are
+    (argument name, array) pairs; non-arrays are skipped.
+    """
+    if out is None:
+        return
+    for arg, arr in inputs:
+        if isinstance(arr, np.ndarray) and np.may_share_memory(out, arr):
+            raise ValueError(f"{name} overlaps {arg}; pass a separate buffer")
 
 
 def flag(value, name):

@@ -136,8 +136,11 @@ def binary_hinge(
     sw = v.weights(sample_weight, n, "sample_weight", "one weight per score")
     grad = v.flag(grad, "grad")
     g = _prepare_out(scores, s, out, grad)
+    v.no_overlap(out if grad else None, ("y", y), ("y", yy), ("sample_weight", sw))
     loss_vec = np.empty(n, s.dtype) if code == 0 else None
 
+    if code == 2:
+        sw = v.scaled_for_mean(sw)
     bad, loss = _k.binary_hinge(s, yy, sw, delta, squared, code, g, loss_vec)
     if bad >= 0:
         hint = ""
@@ -254,8 +257,11 @@ def sigmoid_cross_entropy(
     if grad and out is not None:
         v.output(out, x, logits, source_name="logits")
     g = _prepare_out(logits, x, out, grad)
+    v.no_overlap(out if grad else None, ("y", y), ("y", yy), ("sample_weight", sw), ("pos_weight", pw))
     loss_vec = np.empty(x.shape, x.dtype) if code == 0 else None
 
+    if code == 2:
+        sw = v.scaled_for_mean(sw)
     bad, loss = _k.sigmoid_cross_entropy(
         x.reshape(-1), yy, k, pw, sw, per_row, code,
         None if g is None else g.reshape(-1),

@@ -333,9 +333,10 @@ class LinearClassifier:
             raise ValueError(
                 f"y has a single class ({classes[0]!r}); a classifier needs at least two"
             )
+        params = self._checked_params()  # before anything is dropped: a rejected fit keeps the model
         for attr in ("coef_", "intercept_", "classes_", "_W", "loss_history_", "epoch_loss_"):
             self.__dict__.pop(attr, None)
-        return self._fit(X, y, classes, self._checked_params(), reset=True)
+        return self._fit(X, y, classes, params, reset=True)
 
     def partial_fit(self, X: npt.ArrayLike, y: npt.ArrayLike, classes: npt.ArrayLike | None = None) -> Self:
         """One more pass of mini-batch SGD over (X, y), keeping the model (and starting one if none).
@@ -387,6 +388,11 @@ class LinearClassifier:
             self.intercept_ = W[d] if self.fit_intercept else np.zeros(c, dtype)
         elif self._W.dtype != dtype:
             raise ValueError(f"dtype changed from {self._W.dtype} to {dtype} between partial_fit calls")
+        elif self._W.shape[0] != (d + 1 if self.fit_intercept else d):
+            raise ValueError(
+                f"fit_intercept changed between partial_fit calls (the model was started with "
+                f"fit_intercept={not self.fit_intercept}); call fit to start again"
+            )
         yc = np.searchsorted(classes, y).astype(np.int64)
         trainer = _Trainer(
             self._prepare(X, dtype), yc, self._W, loss=self.loss, reg=params["reg"],

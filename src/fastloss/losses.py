@@ -234,9 +234,10 @@ def softmax_cross_entropy(
     loss_vec = np.empty(n, s.dtype) if code == 0 else None
 
     if soft:
-        if g is not None and np.may_share_memory(g, y_arr):
-            raise ValueError("out overlaps y (the soft targets); pass a separate buffer")
+        v.no_overlap(g, ("y (the soft targets)", y_arr), ("sample_weight", sw))
         t = np.ascontiguousarray(y_arr, dtype=s.dtype)
+        if code == 2:  # the soft mean divides by Σ sample weights only
+            sw = v.scaled_for_mean(sw)
         bad, row_sum, loss = _k.softmax_cross_entropy_soft(
             s, t, None if cw is None else cw.astype(s.dtype), sw, eps, SOFT_TARGET_TOL, code,
             g, loss_vec,
@@ -252,6 +253,8 @@ def softmax_cross_entropy(
             )
         return (loss_vec if code == 0 else loss), g
 
+    if code == 2:
+        cw, sw = v.scaled_for_mean(cw), v.scaled_for_mean(sw)
     bad, loss = _k.softmax_cross_entropy(
         s, yy, cw, sw, eps, ignore is not None, 0 if ignore is None else ignore, code, g, loss_vec
     )
@@ -364,6 +367,8 @@ def multiclass_hinge(
     loss_vec = np.empty(n, s.dtype) if code == 0 else None
 
     kernel = _k.multiclass_hinge if variant == "weston_watkins" else _k.multiclass_hinge_crammer_singer
+    if code == 2:
+        cw, sw = v.scaled_for_mean(cw), v.scaled_for_mean(sw)
     bad, loss = kernel(s, yy, cw, sw, delta, squared, code, g, loss_vec)
     if bad >= 0:
         _raise_bad_label(yy, bad, c)
