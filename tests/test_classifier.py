@@ -317,7 +317,10 @@ def test_step_allocates_nothing(isa, loss, dtype, rng):
     assert W.ctypes.data == w_addr
     assert np.isfinite(history[: 91 * trainer.steps_per_epoch]).all()
     assert after_10 - base < 1024, f"{after_10 - base} bytes retained by the first 10 steps"
-    assert after_610 == after_10, f"{after_610 - after_10} bytes retained by 600 steps"
+    # No per-step growth: even one small object kept per step would leave 600 x 28 bytes.
+    # (Exactly 0 is what CPython 3.11+ gives; 3.10 may keep a few hundred bytes of its
+    # own caches once, whatever the step count.)
+    assert after_610 - after_10 < 1024, f"{after_610 - after_10} bytes retained by 600 steps"
     assert peak - base < 2048, f"transient peak {peak - base} bytes within a step"
 
 
