@@ -71,7 +71,9 @@ def test_stubs_match_compiled_modules(tmp_path):
     assert proc.returncode == 0, f"stubtest {' '.join(modules)} failed:\n{proc.stdout}{proc.stderr}"
 
 
-def test_stubs_of_the_kernel_builds_are_identical():
-    pkg = pathlib.Path(fastloss.__file__).parent
-    texts = {isa: (pkg / f"_kernels_{isa}.pyi").read_text() for isa in dispatch.ISA_ORDER}
-    assert len(set(texts.values())) == 1, "the _kernels_<isa>.pyi stubs differ"
+def test_every_kernel_build_has_the_same_functions():
+    """The per-ISA stubs re-export the baseline's; stubtest above checks each module
+    against it, and this checks the compiled builds expose the same functions."""
+    names = {isa: {n for n in dir(dispatch.load(isa)) if not n.startswith("_")}
+             for isa in dispatch.available_isas()}
+    assert len({frozenset(v) for v in names.values()}) == 1, names
