@@ -136,3 +136,114 @@ def test_cli_info_reports_threads_from_omp_num_threads():
                            OMP_NUM_THREADS="3"))
     assert info["openmp"] is True
     assert info["threads"] == 3
+
+
+# ---- kernels: per-row results independent of the thread count --------------------------
+
+#: Above the threshold, with a row count that is no multiple of 8 (the row block) nor of 2.
+SHAPE = (2 * _threads.PARALLEL_MIN_ELEMENTS // 37 + 3, 37)
+
+
+def _problem(rng, dtype, shape=SHAPE):
+    n, c = shape
+    assert n * c >= _threads.PARALLEL_MIN_ELEMENTS
+    scores = (rng.standard_normal(shape) * 4).astype(dtype)
+    scores[5, 3] = -1e4  # a huge logit
+    y = rng.integers(0, c, n)
+    y[5] = 0
+    return scores, y
+
+
+def _same_for_1_and_2_threads(fn, *args, **kwargs):
+    """fn's per-row losses and gradient are identical with 1 and 2 threads; means agree to rounding."""
+    results = {}
+    for nt in (1, 2):
+        with fl.threads(nt):
+            assert _threads.for_size(SHAPE[0] * SHAPE[1]) == (nt if OPENMP else 1)
+            rows, g_rows = fn(*args, reduction="none", **kwargs)
+            mean, g_mean = fn(*args, reduction="mean", **kwargs)
+            total, _ = fn(*args, reduction="sum", grad=False, **kwargs)
+        results[nt] = rows, g_rows, mean, g_mean, total
+    (r1, g1, m1, gm1, t1), (r2, g2, m2, gm2, t2) = results[1], results[2]
+    np.testing.assert_array_equal(r1, r2)
+    np.testing.assert_array_equal(g1, g2)
+    np.testing.assert_array_equal(gm1, gm2)
+    for a, b in ((m1, m2), (t1, t2)):  # sums over rows in another order: rounding only
+        if np.isnan(a):
+            assert np.isnan(b)
+        else:
+            assert abs(a - b) <= 8 * np.finfo(r1.dtype).eps * abs(a)
+    # and the threaded totals are the per-row results summed
+    np.testing.assert_allclose(t2, np.sum(r1, dtype=np.float64), rtol=1e-5 if r1.dtype == np.float32 else 1e-12)
+    return results
+
+
+@pytest.mark.parametrize("options", [
+    {},
+    {"label_smoothing": 0.1},
+    {"class_weight": "random", "sample_weight": "random"},
+    {"class_weight": "random", "label_smoothing": 0.2, "ignore_index": 2},
+])
+def test_softmax_cross_entropy_same_for_any_thread_count(rng, dtype, isa, options):
+    scores, y = _problem(rng, dtype)
+    options = dict(options)
+    if options.get("class_weight") == "random":
+        options["class_weight"] = rng.uniform(0.5, 2, scores.shape[1])
+    if options.get("sample_weight") == "random":
+        options["sample_weight"] = rng.uniform(0, 3, scores.shape[0])
+    if "ignore_index" in options:
+        y[::7] = options["ignore_index"]  # some ignored rows; label 2 is also a class
+        options["ignore_index"] = -100
+        y[::11] = -100
+    _same_for_1_and_2_threads(fl.softmax_cross_entropy, scores, y, **options)
+
+
+@pytest.mark.parametrize("variant", ["weston_watkins", "crammer_singer"])
+@pytest.mark.parametrize("squared", [False, True])
+def test_multiclass_hinge_same_for_any_thread_count(rng, dtype, isa, variant, squared):
+    scores, y = _problem(rng, dtype)
+    scores[9, 4] = np.nan  # a NaN row stays NaN in its own row only
+    sw = rng.uniform(0, 3, scores.shape[0])
+    res = _same_for_1_and_2_threads(fl.multiclass_hinge, scores, y, variant=variant,
+                                    squared=squared, sample_weight=sw)
+    rows = res[2][0]
+    assert np.isnan(rows[9]) and np.isfinite(np.delete(rows, 9)).all()
+
+
+def test_threaded_gradient_in_place_matches_out_of_place(rng, dtype):
+    """grad may alias scores: each thread reads a row before it writes it."""
+    scores, y = _problem(rng, dtype)
+    with fl.threads(2):
+        expected_loss, expected = fl.softmax_cross_entropy(scores, y)
+        s = scores.copy()
+        loss, g = fl.softmax_cross_entropy(s, y, out=s)
+    assert g is s
+    np.testing.assert_array_equal(g, expected)
+    assert loss == expected_loss
+
+
+def test_threaded_matches_the_reference(rng, dtype, assert_close):
+    from fastloss import reference
+    scores, y = _problem(rng, dtype)
+    scores[5, 3] = 0.0
+    with fl.threads(2):
+        rows, g = fl.softmax_cross_entropy(scores, y, reduction="none")
+        hrows, hg = fl.multiclass_hinge(scores, y, reduction="none")
+    ref_rows, ref_g = reference.softmax_cross_entropy(scores, y, reduction="none")
+    assert_close(rows, ref_rows, dtype)
+    assert_close(g, ref_g, dtype)
+    ref_rows, ref_g = reference.multiclass_hinge(scores, y, reduction="none")
+    assert_close(hrows, ref_rows, dtype)
+    assert_close(hg, ref_g, dtype)
+
+
+def test_bad_label_found_before_any_thread_writes(rng, dtype):
+    scores, y = _problem(rng, dtype)
+    y[-1] = scores.shape[1]
+    out = np.full_like(scores, 7.0)
+    with fl.threads(2):
+        with pytest.raises(ValueError, match=rf"y\[{len(y) - 1}\]"):
+            fl.softmax_cross_entropy(scores, y, out=out)
+        with pytest.raises(ValueError, match=rf"y\[{len(y) - 1}\]"):
+            fl.multiclass_hinge(scores, y, out=out)
+    assert (out == 7.0).all()

@@ -26,6 +26,7 @@ def softmax_cross_entropy(
     reduction: int,
     grad: npt.NDArray[Any] | None,
     loss_out: npt.NDArray[Any] | None,
+    num_threads: int = ...,
 ) -> tuple[int, float]: ...
 def softmax_cross_entropy_soft(
     scores: npt.NDArray[Any],
@@ -48,6 +49,7 @@ def multiclass_hinge(
     reduction: int,
     grad: npt.NDArray[Any] | None,
     loss_out: npt.NDArray[Any] | None,
+    num_threads: int = ...,
 ) -> tuple[int, float]: ...
 def multiclass_hinge_crammer_singer(
     scores: npt.NDArray[Any],
@@ -59,6 +61,7 @@ def multiclass_hinge_crammer_singer(
     reduction: int,
     grad: npt.NDArray[Any] | None,
     loss_out: npt.NDArray[Any] | None,
+    num_threads: int = ...,
 ) -> tuple[int, float]: ...
 def sigmoid(x: npt.NDArray[Any], out: npt.NDArray[Any]) -> None: ...
 def binary_hinge(
