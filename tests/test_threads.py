@@ -247,3 +247,115 @@ def test_bad_label_found_before_any_thread_writes(rng, dtype):
         with pytest.raises(ValueError, match=rf"y\[{len(y) - 1}\]"):
             fl.multiclass_hinge(scores, y, out=out)
     assert (out == 7.0).all()
+
+
+def _same_output(fn, *args, **kwargs):
+    results = []
+    for nt in (1, 2):
+        with fl.threads(nt):
+            results.append(fn(*args, **kwargs))
+    np.testing.assert_array_equal(results[0], results[1])
+    return results[1]
+
+
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+def test_softmax_same_for_any_thread_count(rng, dtype, isa, name):
+    scores, _ = _problem(rng, dtype)
+    _same_output(getattr(fl, name), scores)
+    # in place, too
+    expected = getattr(fl, name)(scores)
+    with fl.threads(2):
+        s = scores.copy()
+        getattr(fl, name)(s, out=s)
+    np.testing.assert_array_equal(s, expected)
+
+
+def test_soft_targets_same_for_any_thread_count(rng, dtype, isa):
+    scores, _ = _problem(rng, dtype)
+    targets = rng.dirichlet(np.ones(scores.shape[1]), scores.shape[0]).astype(dtype)
+    sw = rng.uniform(0, 2, scores.shape[0])
+    _same_for_1_and_2_threads(fl.softmax_cross_entropy, scores, targets, sample_weight=sw,
+                              label_smoothing=0.1, class_weight=rng.uniform(0.5, 2, scores.shape[1]))
+
+
+#: Flat sizes above the threshold that are no multiple of the kernels' blocks.
+FLAT_N = 2 * _threads.PARALLEL_MIN_ELEMENTS + 1001
+
+
+def test_sigmoid_same_for_any_thread_count(rng, dtype, isa):
+    x = (rng.standard_normal(FLAT_N) * 10).astype(dtype)
+    _same_output(fl.sigmoid, x)
+
+
+@pytest.mark.parametrize("squared", [False, True])
+def test_binary_hinge_same_for_any_thread_count(rng, dtype, isa, squared):
+    scores = rng.standard_normal(FLAT_N).astype(dtype)
+    y = rng.choice(np.array([-1, 1], np.int8), FLAT_N)
+    sw = rng.uniform(0, 2, FLAT_N)
+    _same_for_1_and_2_threads_flat(fl.binary_hinge, scores, y, squared=squared, sample_weight=sw)
+
+
+@pytest.mark.parametrize("k", [1, 7])
+def test_sigmoid_cross_entropy_same_for_any_thread_count(rng, dtype, isa, k):
+    n = FLAT_N // k
+    logits = (rng.standard_normal((n, k)) * 5).astype(dtype).squeeze()
+    y = rng.uniform(0, 1, logits.shape).astype(dtype)
+    pw = rng.uniform(0.5, 3, k) if k > 1 else None
+    sw = rng.uniform(0, 2, n)  # one per row: row and column tracked across block boundaries
+    _same_for_1_and_2_threads_flat(fl.sigmoid_cross_entropy, logits, y, pos_weight=pw,
+                                   sample_weight=sw)
+
+
+def _same_for_1_and_2_threads_flat(fn, *args, **kwargs):
+    results = {}
+    for nt in (1, 2):
+        with fl.threads(nt):
+            rows, g = fn(*args, reduction="none", **kwargs)
+            mean, gm = fn(*args, **kwargs)
+        results[nt] = rows, g, mean, gm
+    (r1, g1, m1, gm1), (r2, g2, m2, gm2) = results[1], results[2]
+    np.testing.assert_array_equal(r1, r2)
+    np.testing.assert_array_equal(g1, g2)
+    np.testing.assert_array_equal(gm1, gm2)
+    assert abs(m1 - m2) <= 8 * np.finfo(r1.dtype).eps * abs(m1)
+
+
+@pytest.mark.parametrize("options", [
+    {},
+    {"weight_decay": 1e-2},
+    {"momentum": 0.9},
+    {"momentum": 0.9, "nesterov": True, "weight_decay": 1e-3},
+    {"momentum": 0.9, "dampening": 0.1, "maximize": True},
+])
+def test_sgd_update_same_for_any_thread_count(rng, dtype, isa, options):
+    n = 2 * _threads.SGD_MIN_ELEMENTS + 12345
+    param0 = rng.standard_normal(n).astype(dtype)
+    grad = rng.standard_normal(n).astype(dtype)
+    vel0 = rng.standard_normal(n).astype(dtype)
+    results = []
+    for nt in (1, 2):
+        param = param0.copy()
+        vel = vel0.copy() if options.get("momentum") else None
+        with fl.threads(nt):
+            assert _threads.for_size(n, _threads.SGD_MIN_ELEMENTS) == (nt if OPENMP else 1)
+            fl.sgd_update(param, grad, lr=0.1, velocity=vel, **options)
+        results.append((param, vel))
+    np.testing.assert_array_equal(results[0][0], results[1][0])
+    if options.get("momentum"):
+        np.testing.assert_array_equal(results[0][1], results[1][1])
+    assert not np.array_equal(results[1][0], param0)
+
+
+def test_sgd_optimizer_same_for_any_thread_count(rng, dtype, isa):
+    n = 2 * _threads.SGD_MIN_ELEMENTS + 777
+    w0 = rng.standard_normal((n // 10, 10)).astype(dtype)
+    grads = [rng.standard_normal(w0.shape).astype(dtype) for _ in range(3)]
+    finals = []
+    for nt in (1, 2):
+        w = w0.copy()
+        opt = fl.SGD([w], lr=0.05, momentum=0.9, nesterov=True)
+        with fl.threads(nt):
+            for g in grads:
+                opt.step([g])
+        finals.append(w)
+    np.testing.assert_array_equal(finals[0], finals[1])

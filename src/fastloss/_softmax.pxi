@@ -8,37 +8,43 @@ from cython.parallel cimport prange
 from libc.math cimport fabs, log
 
 
-def softmax(const floating[:, ::1] scores, floating[:, ::1] out):
-    """out = softmax(scores) row-wise; ``out`` may be ``scores`` itself."""
+def softmax(const floating[:, ::1] scores, floating[:, ::1] out, int num_threads=1):
+    """out = softmax(scores) row-wise; ``out`` may be ``scores`` itself.
+
+    Rows are split over ``num_threads`` OpenMP threads (static schedule).
+    """
     cdef Py_ssize_t n = scores.shape[0], c = scores.shape[1], i
     cdef floating m
     cdef double total
+    cdef int nt = num_threads if num_threads > 1 else 1
     if n == 0 or c == 0:
         return
-    with nogil:
-        for i in range(n):
-            m = row_max(&scores[i, 0], c)
-            total = row_exp_sum_store(&scores[i, 0], m, &out[i, 0], c)
-            row_affine(&out[i, 0], <floating>(1.0 / total), 0, &out[i, 0], c)
+    for i in prange(n, nogil=True, schedule="static", num_threads=nt, use_threads_if=nt > 1):
+        m = row_max(&scores[i, 0], c)
+        total = row_exp_sum_store(&scores[i, 0], m, &out[i, 0], c)
+        row_affine(&out[i, 0], <floating>(1.0 / total), 0, &out[i, 0], c)
 
 
-def log_softmax(const floating[:, ::1] scores, floating[:, ::1] out):
-    """out = log_softmax(scores) row-wise, as (s - max) - log Σ exp(s - max)."""
+def log_softmax(const floating[:, ::1] scores, floating[:, ::1] out, int num_threads=1):
+    """out = log_softmax(scores) row-wise, as (s - max) - log Σ exp(s - max).
+
+    Rows are split over ``num_threads`` OpenMP threads (static schedule).
+    """
     cdef Py_ssize_t n = scores.shape[0], c = scores.shape[1], i
     cdef floating m, log_total
     cdef const floating* s
     cdef floating* o
+    cdef int nt = num_threads if num_threads > 1 else 1
     if n == 0 or c == 0:
         return
-    with nogil:
-        for i in range(n):
-            s = &scores[i, 0]
-            o = &out[i, 0]
-            m = row_max(s, c)
-            log_total = <floating>log(row_exp_sum(s, m, c))
-            # (s - m) - log Σ: the shift by m is exact-ish, the log is small
-            row_affine(s, 1, -m, o, c)
-            row_affine(o, 1, -log_total, o, c)
+    for i in prange(n, nogil=True, schedule="static", num_threads=nt, use_threads_if=nt > 1):
+        s = &scores[i, 0]
+        o = &out[i, 0]
+        m = row_max(s, c)
+        log_total = <floating>log(row_exp_sum(s, m, c))
+        # (s - m) - log Σ: the shift by m is exact-ish, the log is small
+        row_affine(s, 1, -m, o, c)
+        row_affine(o, 1, -log_total, o, c)
 
 
 cdef double sce_block(const floating* scores, const label_t* y, floating* grad,
@@ -192,7 +198,8 @@ def softmax_cross_entropy(const floating[:, ::1] scores, const label_t[::1] y,
 def softmax_cross_entropy_soft(const floating[:, ::1] scores, const floating[:, ::1] targets,
                                const floating[::1] class_weight, const double[::1] sample_weight,
                                double label_smoothing, double tol, int reduction,
-                               floating[:, ::1] grad, floating[::1] loss_out):
+                               floating[:, ::1] grad, floating[::1] loss_out,
+                               int num_threads=1):
     """Softmax cross-entropy with soft (probability) targets, fused per row.
 
     With a_k = cw_k ((1-ε) t_k + ε/C) and A = Σ_k a_k, the row loss is
@@ -201,8 +208,11 @@ def softmax_cross_entropy_soft(const floating[:, ::1] scores, const floating[:, 
     non-negative and sums to 1 within ``tol``; returns
     ``(bad_row, row_sum, loss)`` with bad_row >= 0 (nothing written) if not.
     ``grad`` and ``loss_out`` may be None; ``grad`` may be ``scores`` itself.
+    Rows are split over ``num_threads`` OpenMP threads after the serial check.
     """
     cdef Py_ssize_t n = scores.shape[0], c = scores.shape[1], i
+    cdef int nt = num_threads if num_threads > 1 else 1
+    cdef floating* G = NULL
     cdef const floating* cw = NULL
     cdef const double* sw = NULL
     cdef bint has_grad = grad is not None
@@ -245,25 +255,27 @@ def softmax_cross_entropy_soft(const floating[:, ::1] scores, const floating[:, 
             return -1, 0.0, 0.0
         scale = 1.0 / denom
 
-    with nogil:
-        for i in range(n):
-            s = &scores[i, 0]
-            t = &targets[i, 0]
-            swi = sw[i] if sw != NULL else 1.0
-            m = row_max(s, c)
-            # all reads of the scores row come before the gradient row is written
-            shifted = row_soft(s, t, cw, alpha, beta, m, &mass, c)
-            if has_grad:
-                g = &grad[i, 0]
-                sum_exp = row_exp_sum_store(s, m, g, c)
-            else:
-                sum_exp = row_exp_sum(s, m, c)
-            row_loss = (mass * log(sum_exp) - shifted) * swi
-            total += row_loss
-            if has_loss_out:
-                loss_out[i] = <floating>row_loss
-            if has_grad:
-                gs = scale * swi
-                row_soft_grad(g, t, cw, <floating>(gs * mass / sum_exp), <floating>(gs * alpha),
-                              <floating>(gs * beta), c)
+    if has_grad:
+        G = &grad[0, 0]
+    for i in prange(n, nogil=True, schedule="static", num_threads=nt, use_threads_if=nt > 1):
+        s = &scores[i, 0]
+        t = &targets[i, 0]
+        swi = sw[i] if sw != NULL else 1.0
+        m = row_max(s, c)
+        # all reads of the scores row come before the gradient row is written
+        mass = 0.0
+        shifted = row_soft(s, t, cw, alpha, beta, m, &mass, c)
+        g = G + i * c if has_grad else NULL
+        if has_grad:
+            sum_exp = row_exp_sum_store(s, m, g, c)
+        else:
+            sum_exp = row_exp_sum(s, m, c)
+        row_loss = (mass * log(sum_exp) - shifted) * swi
+        total += row_loss
+        if has_loss_out:
+            loss_out[i] = <floating>row_loss
+        if has_grad:
+            gs = scale * swi
+            row_soft_grad(g, t, cw, <floating>(gs * mass / sum_exp), <floating>(gs * alpha),
+                          <floating>(gs * beta), c)
     return -1, 0.0, total * scale

@@ -25,6 +25,8 @@ from . import _dispatch
 #: Problems smaller than this many elements (rows x classes) run on one thread: on the
 #: 2-core development machine 2 threads were 1.1-1.5x faster from 4096 elements up.
 PARALLEL_MIN_ELEMENTS = 1 << 14
+#: sgd_update does little work per element (it is memory-bound): it needs more.
+SGD_MIN_ELEMENTS = 1 << 17
 
 _OPENMP: bool = bool(_dispatch.kernels.build_info()["openmp"])
 _omp_max_threads = _dispatch.kernels.omp_max_threads
@@ -90,9 +92,9 @@ def threads(n: int | None) -> Iterator[None]:
         _requested = previous
 
 
-def for_size(elements: int) -> int:
-    """The thread count for a kernel call over ``elements`` elements."""
-    if elements < PARALLEL_MIN_ELEMENTS or not _OPENMP:
+def for_size(elements: int, minimum: int = PARALLEL_MIN_ELEMENTS) -> int:
+    """The thread count for a kernel call over ``elements`` elements (1 below ``minimum``)."""
+    if elements < minimum or not _OPENMP:
         return 1
     if _requested is not None:
         return _requested

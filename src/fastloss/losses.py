@@ -67,7 +67,7 @@ def softmax(scores: npt.ArrayLike, *, out: npt.NDArray[np.floating[Any]] | None 
     """
     s = v.scores_2d(scores)
     o = np.empty_like(s) if out is None else v.output(out, s, scores)
-    _k.softmax(s, o)
+    _k.softmax(s, o, _threads.for_size(s.size))
     return o
 
 
@@ -96,7 +96,7 @@ def log_softmax(scores: npt.ArrayLike, *, out: npt.NDArray[np.floating[Any]] | N
     """
     s = v.scores_2d(scores)
     o = np.empty_like(s) if out is None else v.output(out, s, scores)
-    _k.log_softmax(s, o)
+    _k.log_softmax(s, o, _threads.for_size(s.size))
     return o
 
 
@@ -241,7 +241,7 @@ def softmax_cross_entropy(
             sw = v.scaled_for_mean(sw)
         bad, row_sum, loss = _k.softmax_cross_entropy_soft(
             s, t, None if cw is None else cw.astype(s.dtype), sw, eps, SOFT_TARGET_TOL, code,
-            g, loss_vec,
+            g, loss_vec, _threads.for_size(s.size),
         )
         if bad >= 0:
             if not (t[bad] >= 0).all():
