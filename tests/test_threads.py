@@ -359,3 +359,17 @@ def test_sgd_optimizer_same_for_any_thread_count(rng, dtype, isa):
                 opt.step([g])
         finals.append(w)
     np.testing.assert_array_equal(finals[0], finals[1])
+
+
+@pytest.mark.parametrize("name", ["svm_loss", "softmax_loss"])
+def test_linear_losses_same_for_any_thread_count(rng, dtype, name):
+    n, d, c = 2 * _threads.PARALLEL_MIN_ELEMENTS // 10 + 3, 20, 10
+    W = (rng.standard_normal((d, c)) * 0.1).astype(dtype)
+    X = rng.standard_normal((n, d)).astype(dtype)
+    y = rng.integers(0, c, n)
+    res = []
+    for nt in (1, 2):
+        with fl.threads(nt):
+            res.append(getattr(fl, name)(W, X, y, reg=1e-3))
+    np.testing.assert_array_equal(res[0][1], res[1][1])
+    assert abs(res[0][0] - res[1][0]) <= 8 * np.finfo(dtype).eps * abs(res[0][0])
