@@ -15,10 +15,18 @@ process and no result.  No -march=native: wheels must run on any x86-64.
 Environment switches:
     FASTLOSS_DEBUG=1        Cython bounds/wraparound/initialisation checks on, -O0 -g
     FASTLOSS_VEC_REPORT=1   print what gcc vectorised (-fopt-info-vec-optimized)
+    FASTLOSS_OPENMP=0       build the kernels without OpenMP (single-threaded)
+
+OpenMP: the kernels use it (-fopenmp) when a probe program compiles and links
+with it using the build's own compiler; otherwise, and always with MSVC, they
+are built without it and run on one thread.  build_info()["openmp"] of a
+kernel module tells which.
 """
 
 import os
 import platform
+import shutil
+import tempfile
 
 from Cython.Build import cythonize
 from setuptools import Extension, setup
@@ -26,6 +34,7 @@ from setuptools.command.build_ext import build_ext
 
 DEBUG = os.environ.get("FASTLOSS_DEBUG", "0") not in ("", "0")
 VEC_REPORT = os.environ.get("FASTLOSS_VEC_REPORT", "0") not in ("", "0")
+OPENMP_WANTED = os.environ.get("FASTLOSS_OPENMP", "1") not in ("", "0")
 X86_64 = platform.machine().lower() in ("x86_64", "amd64")
 
 # Instruction-set builds of the kernels: module suffix -> extra GCC/Clang flags.
@@ -53,6 +62,8 @@ class BuildExt(build_ext):
         if not (unix and X86_64):
             # MSVC or a non-x86 target: the portable build only.
             self.extensions = [e for e in self.extensions if not isa_flags(e.name)]
+        openmp = unix and OPENMP_WANTED and compiles_with_openmp(self.compiler)
+        print(f"fastloss: building the kernels {'with' if openmp else 'without'} OpenMP")
         for ext in self.extensions:
             if unix:
                 opt = ["-O0", "-g"] if DEBUG else ["-O3"]
@@ -63,6 +74,9 @@ class BuildExt(build_ext):
                 ]
                 if VEC_REPORT:
                     ext.extra_compile_args.append("-fopt-info-vec-optimized")
+                if openmp and ext.name.startswith("fastloss._kernels_"):
+                    ext.extra_compile_args.append("-fopenmp")
+                    ext.extra_link_args = [*ext.extra_link_args, "-fopenmp"]
             else:
                 ext.extra_compile_args = ["/Od"] if DEBUG else ["/O2"]
             # Recorded in the module for fastloss.show_config(): what it was built with.
@@ -70,6 +84,33 @@ class BuildExt(build_ext):
             ext.define_macros.append(("FL_BUILD_CFLAGS", f'"{flags}"'))
             ext.define_macros.append(("FL_BUILD_DEBUG", "1" if DEBUG else "0"))
         super().build_extensions()
+
+
+OPENMP_PROBE = r"""
+#include <omp.h>
+int main(void) {
+    int n = 0;
+    #pragma omp parallel reduction(+:n)
+    n += 1;
+    return n > 0 && omp_get_max_threads() > 0 ? 0 : 1;
+}
+"""
+
+
+def compiles_with_openmp(compiler):
+    """Whether ``compiler`` compiles and links a small OpenMP program with -fopenmp."""
+    tmp = tempfile.mkdtemp(prefix="fastloss-omp-")
+    try:
+        src = os.path.join(tmp, "probe.c")
+        with open(src, "w") as f:
+            f.write(OPENMP_PROBE)
+        objs = compiler.compile([src], output_dir=tmp, extra_postargs=["-fopenmp"])
+        compiler.link_executable(objs, "probe", output_dir=tmp, extra_postargs=["-fopenmp"])
+        return True
+    except Exception:  # CompileError, LinkError: no usable OpenMP
+        return False
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def isa_flags(module_name):

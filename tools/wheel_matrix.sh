@@ -88,7 +88,7 @@ for py in "${pythons[@]}"; do
     "$py" -m venv "$work/test-$ver"
     tpy="$work/test-$ver/bin/python"
     "$tpy" -m pip install -q --upgrade pip
-    "$tpy" -m pip install -q "$repaired" pytest hypothesis pytest-benchmark mypy
+    "$tpy" -m pip install -q "$repaired" pytest hypothesis pytest-benchmark mypy threadpoolctl
     if "$tpy" -c 'import Cython' 2>/dev/null; then echo "Cython leaked into the test venv" >&2; exit 1; fi
     rm -rf "$work/run-$ver" && mkdir -p "$work/run-$ver" && cp -r "$tests_src" "$work/run-$ver/tests"
     (cd "$work/run-$ver" && "$tpy" -c 'import fastloss, sys; assert "site-packages" in fastloss.__file__, fastloss.__file__; fastloss.show_config()' \

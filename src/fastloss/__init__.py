@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from ._config import show_config
 from ._dispatch import isa as _isa
+from ._threads import get_num_threads, set_num_threads, threads
 from ._version import __version__
 from .binary import binary_hinge, sigmoid, sigmoid_cross_entropy
 from .losses import log_softmax, multiclass_hinge, softmax, softmax_cross_entropy
@@ -33,6 +34,7 @@ __all__ = [
     "StepLR",
     "__version__",
     "binary_hinge",
+    "get_num_threads",
     "gradcheck",
     "kernel_isa",
     "log_softmax",
@@ -40,11 +42,13 @@ __all__ = [
     "multiclass_hinge",
     "sigmoid",
     "sigmoid_cross_entropy",
+    "set_num_threads",
     "sgd_update",
     "softmax",
     "softmax_cross_entropy",
     "softmax_loss",
     "svm_loss",
+    "threads",
 ]
 
 

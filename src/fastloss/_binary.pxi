@@ -9,8 +9,11 @@
 # elements has its labels, weights and pos weights converted to the dtype of
 # the scores in small stack buffers (L1-resident), then one explicit-vector
 # helper of _simd_rows.h computes the block's loss, gradient and sum.  Labels
-# are checked in a first pass, before anything is written.
+# are checked in a first pass, before anything is written.  Blocks are split
+# over OpenMP threads (``num_threads``, static schedule); the per-block work is
+# a function of its own so that its stack buffers are private to a thread.
 
+from cython.parallel cimport prange
 from libc.stdint cimport int8_t, int16_t
 
 ctypedef fused blabel_t:
@@ -63,38 +66,59 @@ cdef inline const floating* as_floating(const blabel_t* y, floating* buf, Py_ssi
         return buf
 
 
-def sigmoid(const floating[::1] x, floating[::1] out):
+def sigmoid(const floating[::1] x, floating[::1] out, int num_threads=1):
     """out = σ(x) elementwise (flat arrays); ``out`` may be ``x``."""
-    cdef Py_ssize_t n = x.shape[0]
+    cdef Py_ssize_t n = x.shape[0], blk
+    cdef int nt = num_threads if num_threads > 1 else 1
+    cdef const floating* xp
+    cdef floating* op
     if n == 0:
         return
-    with nogil:
-        sigmoid_block(&x[0], &out[0], n)
+    xp = &x[0]
+    op = &out[0]
+    for blk in prange((n + BLOCK - 1) // BLOCK, nogil=True, schedule="static", num_threads=nt,
+                      use_threads_if=nt > 1):
+        sigmoid_block(xp + blk * BLOCK, op + blk * BLOCK, min(<Py_ssize_t>BLOCK, n - blk * BLOCK))
+
+
+cdef double binary_hinge_chunk(const floating* scores, const blabel_t* y, const double* sw,
+                               floating delta, bint squared, floating gs, floating* grad,
+                               floating* loss_out, Py_ssize_t b, Py_ssize_t m) noexcept nogil:
+    """binary_hinge over elements b .. b+m-1 (m <= BLOCK); grad, loss_out, sw may be NULL."""
+    cdef floating ybuf[BLOCK]
+    cdef floating wbuf[BLOCK]
+    cdef const floating* yb
+    cdef floating* wb = NULL
+    cdef Py_ssize_t k
+    yb = as_floating(y + b, ybuf, m, delta)
+    if sw != NULL:
+        for k in range(m):
+            wbuf[k] = <floating>sw[b + k]
+        wb = wbuf
+    return binary_hinge_block(scores + b, yb, wb, delta, squared, gs,
+                              grad + b if grad != NULL else NULL,
+                              loss_out + b if loss_out != NULL else NULL, m)
 
 
 def binary_hinge(const floating[::1] scores, const blabel_t[::1] y,
                  const double[::1] sample_weight, double margin, bint squared, int reduction,
-                 floating[::1] grad, floating[::1] loss_out):
+                 floating[::1] grad, floating[::1] loss_out, int num_threads=1):
     """Fused binary hinge loss and gradient over (N,) scores and labels ±1.
 
     Returns ``(bad_label_index, loss)``: an index >= 0 means y holds a value
     other than -1/+1 there, and nothing was written.  ``grad`` and
     ``loss_out`` may be None; ``grad`` may be ``scores`` itself.
     """
-    cdef Py_ssize_t n = scores.shape[0], b, blk, m, k
+    cdef Py_ssize_t n = scores.shape[0], blk
     cdef Py_ssize_t bad
     cdef const double* sw = NULL
     cdef bint has_grad = grad is not None
-    cdef bint has_loss_out = loss_out is not None
     cdef double denom, scale = 1.0, total = 0.0
-    cdef floating ybuf[BLOCK]
-    cdef floating wbuf[BLOCK]
-    cdef const floating* yb
-    cdef floating* wb = NULL
-    cdef floating* gb = NULL
-    cdef floating* lb = NULL
+    cdef floating* gp = NULL
+    cdef floating* lp = NULL
     cdef floating delta = <floating>margin
     cdef floating gs
+    cdef int nt = num_threads if num_threads > 1 else 1
 
     if n == 0:
         return -1, 0.0
@@ -117,27 +141,59 @@ def binary_hinge(const floating[::1] scores, const blabel_t[::1] y,
         scale = 1.0 / denom
     gs = <floating>scale
 
-    with nogil:
-        for blk in range((n + BLOCK - 1) // BLOCK):
-            b = blk * BLOCK
-            m = min(<Py_ssize_t>BLOCK, n - b)
-            yb = as_floating(&y[b], ybuf, m, delta)
-            if sw != NULL:
-                for k in range(m):
-                    wbuf[k] = <floating>sw[b + k]
-                wb = wbuf
-            if has_grad:
-                gb = &grad[b]
-            if has_loss_out:
-                lb = &loss_out[b]
-            total += binary_hinge_block(&scores[b], yb, wb, delta, squared, gs, gb, lb, m)
+    if has_grad:
+        gp = &grad[0]
+    if loss_out is not None:
+        lp = &loss_out[0]
+    for blk in prange((n + BLOCK - 1) // BLOCK, nogil=True, schedule="static", num_threads=nt,
+                      use_threads_if=nt > 1):
+        total += binary_hinge_chunk(&scores[0], &y[0], sw, delta, squared, gs, gp, lp,
+                                    blk * BLOCK, min(<Py_ssize_t>BLOCK, n - blk * BLOCK))
     return -1, total * scale
+
+
+cdef double sigmoid_ce_chunk(const floating* logits, const blabel_t* y, Py_ssize_t k_cols,
+                             const double* pw, const double* sw, bint weight_per_row,
+                             floating gs, floating* grad, floating* loss_out, Py_ssize_t b,
+                             Py_ssize_t m) noexcept nogil:
+    """sigmoid_cross_entropy over flat elements b .. b+m-1 (m <= BLOCK); pw, sw, grad,
+    loss_out may be NULL."""
+    cdef floating ybuf[BLOCK]
+    cdef floating wbuf[BLOCK]
+    cdef floating pbuf[BLOCK]
+    cdef const floating* yb
+    cdef floating* wb = NULL
+    cdef floating* pb = NULL
+    cdef Py_ssize_t k, row, col
+    yb = as_floating(y + b, ybuf, m, gs)
+    if pw != NULL or (sw != NULL and weight_per_row):
+        row = b // k_cols
+        col = b - row * k_cols
+        for k in range(m):
+            if pw != NULL:
+                pbuf[k] = <floating>pw[col]
+            if sw != NULL and weight_per_row:
+                wbuf[k] = <floating>sw[row]
+            col += 1
+            if col == k_cols:
+                col = 0
+                row += 1
+        if pw != NULL:
+            pb = pbuf
+    if sw != NULL:
+        if not weight_per_row:
+            for k in range(m):
+                wbuf[k] = <floating>sw[b + k]
+        wb = wbuf
+    return sigmoid_ce_block(logits + b, yb, pb, wb, gs,
+                            grad + b if grad != NULL else NULL,
+                            loss_out + b if loss_out != NULL else NULL, m)
 
 
 def sigmoid_cross_entropy(const floating[::1] logits, const blabel_t[::1] y, Py_ssize_t k_cols,
                           const double[::1] pos_weight, const double[::1] sample_weight,
                           bint weight_per_row, int reduction, floating[::1] grad,
-                          floating[::1] loss_out):
+                          floating[::1] loss_out, int num_threads=1):
     """Fused sigmoid cross-entropy loss and gradient over N·K flat logits.
 
     The logits are an (N, K) array seen flat (K = 1 for (N,) logits).
@@ -146,22 +202,16 @@ def sigmoid_cross_entropy(const floating[::1] logits, const blabel_t[::1] y, Py_
     Returns ``(bad_target_index, loss)`` like binary_hinge (a target outside
     [0, 1]).  ``grad`` and ``loss_out`` may be None; ``grad`` may be ``logits``.
     """
-    cdef Py_ssize_t n = logits.shape[0], b, blk, m, k, row, col
+    cdef Py_ssize_t n = logits.shape[0], blk
     cdef Py_ssize_t bad
     cdef const double* sw = NULL
     cdef const double* pw = NULL
     cdef bint has_grad = grad is not None
-    cdef bint has_loss_out = loss_out is not None
     cdef double denom, scale = 1.0, total = 0.0
-    cdef floating ybuf[BLOCK]
-    cdef floating wbuf[BLOCK]
-    cdef floating pbuf[BLOCK]
-    cdef const floating* yb
-    cdef floating* wb = NULL
-    cdef floating* pb = NULL
-    cdef floating* gb = NULL
-    cdef floating* lb = NULL
+    cdef floating* gp = NULL
+    cdef floating* lp = NULL
     cdef floating gs
+    cdef int nt = num_threads if num_threads > 1 else 1
 
     if n == 0:
         return -1, 0.0
@@ -188,33 +238,12 @@ def sigmoid_cross_entropy(const floating[::1] logits, const blabel_t[::1] y, Py_
         scale = 1.0 / denom
     gs = <floating>scale
 
-    with nogil:
-        for blk in range((n + BLOCK - 1) // BLOCK):
-            b = blk * BLOCK
-            m = min(<Py_ssize_t>BLOCK, n - b)
-            yb = as_floating(&y[b], ybuf, m, gs)
-            if pw != NULL or (sw != NULL and weight_per_row):
-                row = b // k_cols
-                col = b - row * k_cols
-                for k in range(m):
-                    if pw != NULL:
-                        pbuf[k] = <floating>pw[col]
-                    if sw != NULL and weight_per_row:
-                        wbuf[k] = <floating>sw[row]
-                    col += 1
-                    if col == k_cols:
-                        col = 0
-                        row += 1
-                if pw != NULL:
-                    pb = pbuf
-            if sw != NULL:
-                if not weight_per_row:
-                    for k in range(m):
-                        wbuf[k] = <floating>sw[b + k]
-                wb = wbuf
-            if has_grad:
-                gb = &grad[b]
-            if has_loss_out:
-                lb = &loss_out[b]
-            total += sigmoid_ce_block(&logits[b], yb, pb, wb, gs, gb, lb, m)
+    if has_grad:
+        gp = &grad[0]
+    if loss_out is not None:
+        lp = &loss_out[0]
+    for blk in prange((n + BLOCK - 1) // BLOCK, nogil=True, schedule="static", num_threads=nt,
+                      use_threads_if=nt > 1):
+        total += sigmoid_ce_chunk(&logits[0], &y[0], k_cols, pw, sw, weight_per_row, gs, gp, lp,
+                                  blk * BLOCK, min(<Py_ssize_t>BLOCK, n - blk * BLOCK))
     return -1, total * scale

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from . import _dispatch
+from . import _dispatch, _threads
 from ._version import __version__
 
 _ISA_LEVEL = {"baseline": "x86-64 baseline (SSE2)", "avx2": "x86-64-v3 (AVX2, FMA)",
@@ -31,7 +31,7 @@ def config() -> dict[str, Any]:
         "cflags": build["cflags"],
         "vector_bits": build["vector_bits"],
         "openmp": build["openmp"],
-        "threads": 1,
+        "threads": _threads.get_num_threads(),
         "debug_checks": build["debug_checks"],
     }
 
@@ -46,7 +46,8 @@ def show_config(mode: Literal["stdout", "dicts"] = "stdout") -> dict[str, Any] |
 
     The report names the kernel build in use (the instruction set picked at
     import, or forced by ``FASTLOSS_ISA``), the builds this CPU could run, the
-    compiler and flags the kernels were built with, and whether OpenMP is used.
+    compiler and flags the kernels were built with, whether they were built with
+    OpenMP, and how many threads a large enough call uses (``fl.get_num_threads()``).
     """
     info = config()
     if mode == "dicts":

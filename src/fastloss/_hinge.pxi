@@ -4,17 +4,20 @@
 # wrapper is losses.multiclass_hinge (its ``variant`` picks the kernel); the
 # NumPy twin reference.multiclass_hinge.
 
+from cython.parallel cimport prange
 from libc.math cimport INFINITY, NAN
 
 
 def multiclass_hinge(const floating[:, ::1] scores, const label_t[::1] y,
                      const double[::1] class_weight, const double[::1] sample_weight,
                      double margin, bint squared, int reduction,
-                     floating[:, ::1] grad, floating[::1] loss_out):
+                     floating[:, ::1] grad, floating[::1] loss_out, int num_threads=1):
     """Fused Weston–Watkins hinge loss and gradient, one pass per row.
 
     Returns ``(bad_label_index, loss)`` like softmax_cross_entropy.  ``grad``
-    and ``loss_out`` may be None; ``grad`` may be ``scores`` itself.
+    and ``loss_out`` may be None; ``grad`` may be ``scores`` itself.  Rows are
+    split over ``num_threads`` OpenMP threads (static schedule); each row's
+    results are the same for any thread count.
     """
     cdef Py_ssize_t n = scores.shape[0], c = scores.shape[1], i, yi
     cdef const double* cw = NULL
@@ -24,10 +27,11 @@ def multiclass_hinge(const floating[:, ::1] scores, const label_t[::1] y,
     cdef double denom = 0.0, scale = 1.0, total = 0.0
     cdef double w, row_loss
     cdef Py_ssize_t bad
-    cdef floating gs = 0
     cdef floating delta = <floating>margin
     cdef const floating* s
     cdef floating* g = NULL
+    cdef floating* G = NULL
+    cdef int nt = num_threads if num_threads > 1 else 1
 
     if n == 0:
         return -1, 0.0
@@ -48,19 +52,18 @@ def multiclass_hinge(const floating[:, ::1] scores, const label_t[::1] y,
             return -1, 0.0
         scale = 1.0 / denom
 
-    with nogil:
-        for i in range(n):
-            yi = <Py_ssize_t>y[i]
-            s = &scores[i, 0]
-            w = (cw[yi] if cw != NULL else 1.0) * (sw[i] if sw != NULL else 1.0)
-            if has_grad:
-                g = &grad[i, 0]
-                gs = <floating>(scale * w)
-            row_loss = hinge_row(s, g, c, yi, delta, squared, gs)
-            row_loss *= w
-            total += row_loss
-            if has_loss_out:
-                loss_out[i] = <floating>row_loss
+    if has_grad:
+        G = &grad[0, 0]
+    for i in prange(n, nogil=True, schedule="static", num_threads=nt, use_threads_if=nt > 1):
+        yi = <Py_ssize_t>y[i]
+        s = &scores[i, 0]
+        w = (cw[yi] if cw != NULL else 1.0) * (sw[i] if sw != NULL else 1.0)
+        g = G + i * c if has_grad else NULL
+        row_loss = hinge_row(s, g, c, yi, delta, squared, <floating>(scale * w))
+        row_loss = row_loss * w
+        total += row_loss
+        if has_loss_out:
+            loss_out[i] = <floating>row_loss
     return -1, total * scale
 
 
@@ -68,13 +71,13 @@ def multiclass_hinge_crammer_singer(const floating[:, ::1] scores, const label_t
                                     const double[::1] class_weight,
                                     const double[::1] sample_weight, double margin,
                                     bint squared, int reduction, floating[:, ::1] grad,
-                                    floating[::1] loss_out):
+                                    floating[::1] loss_out, int num_threads=1):
     """Fused Crammer–Singer hinge loss and gradient, one pass per row.
 
     L_i = max(0, Δ + s_{j*} - s_y), j* the lowest index of max_{j≠y} s_j; the
     gradient is +1 at j*, -1 at y where the hinge is active (2h for squared),
     0 at the kink; a NaN anywhere in a row makes its loss and gradient NaN.
-    Returns ``(bad_label_index, loss)`` like multiclass_hinge.
+    Returns ``(bad_label_index, loss)`` like multiclass_hinge; threaded like it.
     """
     cdef Py_ssize_t n = scores.shape[0], c = scores.shape[1], i, yi, j
     cdef const double* cw = NULL
@@ -89,6 +92,8 @@ def multiclass_hinge_crammer_singer(const floating[:, ::1] scores, const label_t
     cdef floating top, t, h, coef
     cdef const floating* s
     cdef floating* g
+    cdef floating* G = NULL
+    cdef int nt = num_threads if num_threads > 1 else 1
 
     if n == 0:
         return -1, 0.0
@@ -109,31 +114,32 @@ def multiclass_hinge_crammer_singer(const floating[:, ::1] scores, const label_t
             return -1, 0.0
         scale = 1.0 / denom
 
-    with nogil:
-        for i in range(n):
-            yi = <Py_ssize_t>y[i]
-            s = &scores[i, 0]
-            w = (cw[yi] if cw != NULL else 1.0) * (sw[i] if sw != NULL else 1.0)
-            has_nan = 0
-            j = row_argmax_excl(s, c, yi, &has_nan)
-            top = s[j] if j >= 0 else <floating>(-INFINITY)
-            t = (top - s[yi]) + delta
-            if has_nan:
-                t = <floating>NAN
-            h = 0 if t <= 0 else t
-            row_loss = <double>h * <double>h if squared else <double>h
-            row_loss *= w
-            total += row_loss
-            if has_loss_out:
-                loss_out[i] = <floating>row_loss
-            if has_grad:
-                g = &grad[i, 0]
-                if h != h:
-                    row_fill(g, <floating>NAN, c)
-                else:
-                    row_fill(g, <floating>0, c)
-                    if h > 0:
-                        coef = <floating>(scale * w) * (2 * h if squared else 1)
-                        g[j] += coef
-                        g[yi] -= coef
+    if has_grad:
+        G = &grad[0, 0]
+    for i in prange(n, nogil=True, schedule="static", num_threads=nt, use_threads_if=nt > 1):
+        yi = <Py_ssize_t>y[i]
+        s = &scores[i, 0]
+        w = (cw[yi] if cw != NULL else 1.0) * (sw[i] if sw != NULL else 1.0)
+        has_nan = 0
+        j = row_argmax_excl(s, c, yi, &has_nan)
+        top = s[j] if j >= 0 else <floating>(-INFINITY)
+        t = (top - s[yi]) + delta
+        if has_nan:
+            t = <floating>NAN
+        h = 0 if t <= 0 else t
+        row_loss = <double>h * <double>h if squared else <double>h
+        row_loss = row_loss * w
+        total += row_loss
+        if has_loss_out:
+            loss_out[i] = <floating>row_loss
+        if has_grad:
+            g = G + i * c
+            if h != h:
+                row_fill(g, <floating>NAN, c)
+            else:
+                row_fill(g, <floating>0, c)
+                if h > 0:
+                    coef = <floating>(scale * w) * (2 * h if squared else 1)
+                    g[j] += coef
+                    g[yi] -= coef
     return -1, total * scale

@@ -41,16 +41,26 @@ cdef extern from *:
     int FL_BUILD_DEBUG
     int FL_VECTOR_BITS
 
+cdef extern from "_threads.h":
+    int FL_OPENMP
+    int fl_omp_max_threads() noexcept nogil
+
 
 def build_info():
-    """How this kernel build was compiled: compiler, flags, vector width, debug checks."""
+    """How this kernel build was compiled: compiler, flags, vector width, debug checks, OpenMP."""
     return {
         "compiler": FL_COMPILER.decode("utf-8", "replace"),
         "cflags": FL_BUILD_CFLAGS.decode("utf-8", "replace"),
         "vector_bits": FL_VECTOR_BITS,
         "debug_checks": bool(FL_BUILD_DEBUG),
-        "openmp": False,
+        "openmp": bool(FL_OPENMP),
     }
+
+
+def omp_max_threads():
+    """OpenMP's omp_get_max_threads() (1 without OpenMP): follows OMP_NUM_THREADS
+    and omp_set_num_threads, which threadpoolctl's threadpool_limits calls."""
+    return fl_omp_max_threads()
 
 ctypedef fused label_t:
     int32_t

@@ -12,8 +12,11 @@ from typing import Any
 import numpy.typing as npt
 
 def build_info() -> dict[str, Any]: ...
-def softmax(scores: npt.NDArray[Any], out: npt.NDArray[Any]) -> None: ...
-def log_softmax(scores: npt.NDArray[Any], out: npt.NDArray[Any]) -> None: ...
+def omp_max_threads() -> int: ...
+def softmax(scores: npt.NDArray[Any], out: npt.NDArray[Any], num_threads: int = ...) -> None: ...
+def log_softmax(
+    scores: npt.NDArray[Any], out: npt.NDArray[Any], num_threads: int = ...
+) -> None: ...
 def softmax_cross_entropy(
     scores: npt.NDArray[Any],
     y: npt.NDArray[Any],
@@ -25,6 +28,7 @@ def softmax_cross_entropy(
     reduction: int,
     grad: npt.NDArray[Any] | None,
     loss_out: npt.NDArray[Any] | None,
+    num_threads: int = ...,
 ) -> tuple[int, float]: ...
 def softmax_cross_entropy_soft(
     scores: npt.NDArray[Any],
@@ -36,6 +40,7 @@ def softmax_cross_entropy_soft(
     reduction: int,
     grad: npt.NDArray[Any] | None,
     loss_out: npt.NDArray[Any] | None,
+    num_threads: int = ...,
 ) -> tuple[int, float, float]: ...
 def multiclass_hinge(
     scores: npt.NDArray[Any],
@@ -47,6 +52,7 @@ def multiclass_hinge(
     reduction: int,
     grad: npt.NDArray[Any] | None,
     loss_out: npt.NDArray[Any] | None,
+    num_threads: int = ...,
 ) -> tuple[int, float]: ...
 def multiclass_hinge_crammer_singer(
     scores: npt.NDArray[Any],
@@ -58,8 +64,9 @@ def multiclass_hinge_crammer_singer(
     reduction: int,
     grad: npt.NDArray[Any] | None,
     loss_out: npt.NDArray[Any] | None,
+    num_threads: int = ...,
 ) -> tuple[int, float]: ...
-def sigmoid(x: npt.NDArray[Any], out: npt.NDArray[Any]) -> None: ...
+def sigmoid(x: npt.NDArray[Any], out: npt.NDArray[Any], num_threads: int = ...) -> None: ...
 def binary_hinge(
     scores: npt.NDArray[Any],
     y: npt.NDArray[Any],
@@ -69,6 +76,7 @@ def binary_hinge(
     reduction: int,
     grad: npt.NDArray[Any] | None,
     loss_out: npt.NDArray[Any] | None,
+    num_threads: int = ...,
 ) -> tuple[int, float]: ...
 def sigmoid_cross_entropy(
     logits: npt.NDArray[Any],
@@ -80,6 +88,7 @@ def sigmoid_cross_entropy(
     reduction: int,
     grad: npt.NDArray[Any] | None,
     loss_out: npt.NDArray[Any] | None,
+    num_threads: int = ...,
 ) -> tuple[int, float]: ...
 def sgd_update(
     param: npt.NDArray[Any],
@@ -92,5 +101,6 @@ def sgd_update(
     nesterov: bool,
     maximize: bool,
     first_step: bool,
+    num_threads: int = ...,
 ) -> None: ...
 def sum_squares(x: npt.NDArray[Any]) -> float: ...

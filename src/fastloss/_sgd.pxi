@@ -9,7 +9,14 @@
 # combination so that each variant is a plain, branch-free loop gcc
 # auto-vectorises (check with FASTLOSS_VEC_REPORT=1).  ``sign`` is +1 or -1
 # (maximize); multiplying by it is exact.  Arithmetic is in the dtype of the
-# arrays, like torch's.
+# arrays, like torch's.  Chunks of SGD_CHUNK elements are split over OpenMP
+# threads (``num_threads``, static schedule); every element is computed the
+# same way for any thread count.
+
+from cython.parallel cimport prange
+
+cdef enum:
+    SGD_CHUNK = 8192
 
 
 cdef inline void _sgd_plain(floating* p, const floating* g, Py_ssize_t n,
@@ -110,16 +117,43 @@ cdef inline void _sgd_nesterov_nowd(floating* p, const floating* g, floating* v,
         p[j] = p[j] - lr * (gj + mu * vj)
 
 
+cdef void _sgd_chunk(floating* p, const floating* g, floating* v, Py_ssize_t n,
+                     floating flr, floating sign, floating wd, floating mu, floating damp,
+                     bint has_wd, bint nesterov, bint first_step) noexcept nogil:
+    """One SGD step over n elements, the loop specialised for the options."""
+    if v == NULL:
+        if has_wd:
+            _sgd_wd(p, g, n, flr, sign, wd)
+        else:
+            _sgd_plain(p, g, n, flr, sign)
+    elif first_step:
+        if has_wd:
+            _sgd_first(p, g, v, n, flr, sign, wd, mu, nesterov)
+        else:
+            _sgd_first_nowd(p, g, v, n, flr, sign, mu, nesterov)
+    elif nesterov:
+        if has_wd:
+            _sgd_nesterov(p, g, v, n, flr, sign, wd, mu, damp)
+        else:
+            _sgd_nesterov_nowd(p, g, v, n, flr, sign, mu, damp)
+    else:
+        if has_wd:
+            _sgd_momentum(p, g, v, n, flr, sign, wd, mu, damp)
+        else:
+            _sgd_momentum_nowd(p, g, v, n, flr, sign, mu, damp)
+
+
 def sgd_update(floating[::1] param, const floating[::1] grad, floating[::1] velocity,
                double lr, double momentum, double dampening, double weight_decay,
-               bint nesterov, bint maximize, bint first_step):
+               bint nesterov, bint maximize, bint first_step, int num_threads=1):
     """One in-place SGD step over flat, C-contiguous, validated arrays.
 
     g = ±grad (+ weight_decay · param); with momentum (``velocity`` not None)
     v = momentum · v + (1 − dampening) · g — or v = g when ``first_step`` —
-    then g = g + momentum · v (nesterov) or g = v; param −= lr · g.
+    then g = g + momentum · v (nesterov) or g = v; param −= lr · g.  Chunks of
+    SGD_CHUNK elements are split over ``num_threads`` OpenMP threads.
     """
-    cdef Py_ssize_t n = param.shape[0]
+    cdef Py_ssize_t n = param.shape[0], blk, b
     cdef floating* p
     cdef const floating* g
     cdef floating* v = NULL
@@ -129,33 +163,23 @@ def sgd_update(floating[::1] param, const floating[::1] grad, floating[::1] velo
     cdef floating mu = <floating>momentum
     cdef floating damp = <floating>(1.0 - dampening)
     cdef bint has_wd = weight_decay != 0.0
+    cdef int nt = num_threads if num_threads > 1 else 1
     if n == 0:
         return
     p = &param[0]
     g = &grad[0]
     if velocity is not None:
         v = &velocity[0]
-    with nogil:
-        if v == NULL:
-            if has_wd:
-                _sgd_wd(p, g, n, flr, sign, wd)
-            else:
-                _sgd_plain(p, g, n, flr, sign)
-        elif first_step:
-            if has_wd:
-                _sgd_first(p, g, v, n, flr, sign, wd, mu, nesterov)
-            else:
-                _sgd_first_nowd(p, g, v, n, flr, sign, mu, nesterov)
-        elif nesterov:
-            if has_wd:
-                _sgd_nesterov(p, g, v, n, flr, sign, wd, mu, damp)
-            else:
-                _sgd_nesterov_nowd(p, g, v, n, flr, sign, mu, damp)
-        else:
-            if has_wd:
-                _sgd_momentum(p, g, v, n, flr, sign, wd, mu, damp)
-            else:
-                _sgd_momentum_nowd(p, g, v, n, flr, sign, mu, damp)
+    if nt == 1:
+        with nogil:
+            _sgd_chunk(p, g, v, n, flr, sign, wd, mu, damp, has_wd, nesterov, first_step)
+        return
+    for blk in prange((n + SGD_CHUNK - 1) // SGD_CHUNK, nogil=True, schedule="static",
+                      num_threads=nt):
+        b = blk * SGD_CHUNK
+        _sgd_chunk(p + b, g + b, v + b if v != NULL else NULL,
+                   min(<Py_ssize_t>SGD_CHUNK, n - b), flr, sign, wd, mu, damp, has_wd,
+                   nesterov, first_step)
 
 
 def sum_squares(const floating[::1] x):

@@ -4,46 +4,138 @@
 # wrappers with their validation and docstrings are in losses.py; the NumPy
 # twins are in reference.py.
 
+from cython.parallel cimport prange
 from libc.math cimport fabs, log
 
 
-def softmax(const floating[:, ::1] scores, floating[:, ::1] out):
-    """out = softmax(scores) row-wise; ``out`` may be ``scores`` itself."""
+def softmax(const floating[:, ::1] scores, floating[:, ::1] out, int num_threads=1):
+    """out = softmax(scores) row-wise; ``out`` may be ``scores`` itself.
+
+    Rows are split over ``num_threads`` OpenMP threads (static schedule).
+    """
     cdef Py_ssize_t n = scores.shape[0], c = scores.shape[1], i
     cdef floating m
     cdef double total
+    cdef int nt = num_threads if num_threads > 1 else 1
     if n == 0 or c == 0:
         return
-    with nogil:
-        for i in range(n):
-            m = row_max(&scores[i, 0], c)
-            total = row_exp_sum_store(&scores[i, 0], m, &out[i, 0], c)
-            row_affine(&out[i, 0], <floating>(1.0 / total), 0, &out[i, 0], c)
+    for i in prange(n, nogil=True, schedule="static", num_threads=nt, use_threads_if=nt > 1):
+        m = row_max(&scores[i, 0], c)
+        total = row_exp_sum_store(&scores[i, 0], m, &out[i, 0], c)
+        row_affine(&out[i, 0], <floating>(1.0 / total), 0, &out[i, 0], c)
 
 
-def log_softmax(const floating[:, ::1] scores, floating[:, ::1] out):
-    """out = log_softmax(scores) row-wise, as (s - max) - log Σ exp(s - max)."""
+def log_softmax(const floating[:, ::1] scores, floating[:, ::1] out, int num_threads=1):
+    """out = log_softmax(scores) row-wise, as (s - max) - log Σ exp(s - max).
+
+    Rows are split over ``num_threads`` OpenMP threads (static schedule).
+    """
     cdef Py_ssize_t n = scores.shape[0], c = scores.shape[1], i
     cdef floating m, log_total
     cdef const floating* s
     cdef floating* o
+    cdef int nt = num_threads if num_threads > 1 else 1
     if n == 0 or c == 0:
         return
-    with nogil:
-        for i in range(n):
-            s = &scores[i, 0]
-            o = &out[i, 0]
-            m = row_max(s, c)
-            log_total = <floating>log(row_exp_sum(s, m, c))
-            # (s - m) - log Σ: the shift by m is exact-ish, the log is small
-            row_affine(s, 1, -m, o, c)
-            row_affine(o, 1, -log_total, o, c)
+    for i in prange(n, nogil=True, schedule="static", num_threads=nt, use_threads_if=nt > 1):
+        s = &scores[i, 0]
+        o = &out[i, 0]
+        m = row_max(s, c)
+        log_total = <floating>log(row_exp_sum(s, m, c))
+        # (s - m) - log Σ: the shift by m is exact-ish, the log is small
+        row_affine(s, 1, -m, o, c)
+        row_affine(o, 1, -log_total, o, c)
+
+
+cdef double sce_block(const floating* scores, const label_t* y, floating* grad,
+                      floating* loss_out, Py_ssize_t i0, Py_ssize_t nb, Py_ssize_t c,
+                      const double* cw, const double* sw, double eps, double wc_total,
+                      bint use_ignore, long long ignore_index, double scale) noexcept nogil:
+    """Loss and gradient of rows i0 .. i0+nb-1 (nb <= ROW_BLOCK); returns their loss sum.
+
+    A function of its own so that its arrays are private to the calling thread
+    (Cython shares the C arrays of a function across a ``prange``).  Rows go
+    first through max and exp-and-sum (exp stored into the gradient row), then
+    the block's logs in one vector call (a libm log per row costs more than a
+    short row), then each row's loss and gradient scaling, while the rows are
+    in cache.  ``grad`` and ``loss_out`` may be NULL.
+    """
+    cdef double sums[ROW_BLOCK]
+    cdef double logs[ROW_BLOCK]
+    cdef double bases[ROW_BLOCK]
+    cdef double shifts[ROW_BLOCK]
+    cdef bint smooth = eps > 0.0
+    cdef double total = 0.0, cwy, swi, row_loss, gs
+    cdef Py_ssize_t i, r, k, yi
+    cdef floating m
+    cdef const floating* s
+    cdef floating* g
+    cdef floating smooth_grad
+    for r in range(ROW_BLOCK):
+        sums[r] = 1.0
+    for r in range(nb):
+        i = i0 + r
+        yi = <Py_ssize_t>y[i]
+        if use_ignore and y[i] == ignore_index:
+            continue
+        s = scores + i * c
+        m = row_max(s, c)
+        # Everything read from the scores row is read before the
+        # gradient row is written, so grad may alias scores.
+        bases[r] = <double>m - <double>s[yi]
+        if smooth:
+            shifts[r] = row_shifted_sum(s, <double>m, cw, c)
+        # The C primitives are called directly, not through the fused
+        # wrappers of _rowops.pxi, so that they inline into this loop
+        # and their vector constants are loaded once.
+        if floating is float:
+            sums[r] = fl_row_exp_sum_f32(s, m, grad + i * c if grad != NULL else NULL, c)
+        else:
+            sums[r] = fl_row_exp_sum_f64(s, m, grad + i * c if grad != NULL else NULL, c)
+    fl_log8_f64(sums, logs)
+    for r in range(nb):
+        i = i0 + r
+        yi = <Py_ssize_t>y[i]
+        g = grad + i * c if grad != NULL else NULL
+        if use_ignore and y[i] == ignore_index:
+            if g != NULL:
+                row_fill(g, <floating>0, c)
+            if loss_out != NULL:
+                loss_out[i] = 0
+            continue
+        cwy = cw[yi] if cw != NULL else 1.0
+        swi = sw[i] if sw != NULL else 1.0
+        # -log p_y = log Σ exp(s - m) + m - s_y
+        row_loss = (1.0 - eps) * cwy * (logs[r] + bases[r])
+        if smooth:
+            # Σ_k cw_k (-log p_k) = W_c · log Σ exp(s - m) - Σ_k cw_k (s_k - m)
+            row_loss += eps / c * (wc_total * logs[r] - shifts[r])
+        row_loss *= swi
+        total += row_loss
+        if loss_out != NULL:
+            loss_out[i] = <floating>row_loss
+        if g != NULL:
+            # d/ds_j = w [((1-ε) cw_y + ε W_c / C) p_j - (1-ε) cw_y [j=y] - ε/C cw_j]
+            gs = scale * swi
+            row_affine(g, <floating>(gs * ((1.0 - eps) * cwy + eps * wc_total / c) / sums[r]),
+                       0, g, c)
+            g[yi] -= <floating>(gs * (1.0 - eps) * cwy)
+            if smooth:
+                if cw == NULL:
+                    smooth_grad = <floating>(gs * eps / c)
+                    for k in range(c):
+                        g[k] -= smooth_grad
+                else:
+                    for k in range(c):
+                        g[k] -= <floating>(gs * eps / c * cw[k])
+    return total
 
 
 def softmax_cross_entropy(const floating[:, ::1] scores, const label_t[::1] y,
                           const double[::1] class_weight, const double[::1] sample_weight,
                           double label_smoothing, bint use_ignore, long long ignore_index,
-                          int reduction, floating[:, ::1] grad, floating[::1] loss_out):
+                          int reduction, floating[:, ::1] grad, floating[::1] loss_out,
+                          int num_threads=1):
     """Fused softmax cross-entropy loss and gradient, one pass group per row.
 
     Per row, while it is in cache: max; (with smoothing) Σ cw_k (s_k - max);
@@ -51,26 +143,20 @@ def softmax_cross_entropy(const floating[:, ::1] scores, const label_t[::1] y,
     scaled in place.  Returns ``(bad_label_index, loss)``: a bad index >= 0
     means a label outside [0, C) was found and nothing was written.
     ``grad`` and ``loss_out`` may be None; ``grad`` may be ``scores`` itself.
+    Blocks of ROW_BLOCK rows are split over ``num_threads`` OpenMP threads
+    (static schedule); each row's results are the same for any thread count.
     """
     cdef Py_ssize_t n = scores.shape[0], c = scores.shape[1], i, k
     cdef const double* cw = NULL
     cdef const double* sw = NULL
-    cdef bint has_grad = grad is not None
-    cdef bint has_loss_out = loss_out is not None
-    cdef bint smooth = label_smoothing > 0.0
-    cdef double eps = label_smoothing
+    cdef floating* g = NULL
+    cdef floating* lo = NULL
+    cdef const floating* sp = &scores[0, 0]
+    cdef const label_t* yp = &y[0]
     cdef double denom = 0.0, scale = 1.0, total = 0.0
     cdef double wc_total = <double>c
-    cdef double cwy, swi, row_loss, gs
-    cdef double sums[ROW_BLOCK]
-    cdef double logs[ROW_BLOCK]
-    cdef double bases[ROW_BLOCK]
-    cdef double shifts[ROW_BLOCK]
-    cdef Py_ssize_t bad, yi, blk, i0, r, nb
-    cdef floating m
-    cdef const floating* s
-    cdef floating* g = NULL
-    cdef floating smooth_grad
+    cdef Py_ssize_t bad, blk, nblocks
+    cdef int nt = num_threads if num_threads > 1 else 1
 
     if n == 0:
         return -1, 0.0
@@ -83,92 +169,37 @@ def softmax_cross_entropy(const floating[:, ::1] scores, const label_t[::1] y,
         sw = &sample_weight[0]
 
     with nogil:
-        bad = check_labels(&y[0], n, c, use_ignore, ignore_index, cw, sw, &denom)
+        bad = check_labels(yp, n, c, use_ignore, ignore_index, cw, sw, &denom)
     if bad >= 0:
         return bad, 0.0
     if reduction == REDUCTION_MEAN:
         if denom == 0.0:
             # Nothing to average over: loss 0, gradient 0 (not NaN).
-            if has_grad:
+            if grad is not None:
                 with nogil:
                     for i in range(n):
                         row_fill(&grad[i, 0], <floating>0, c)
             return -1, 0.0
         scale = 1.0 / denom
+    if grad is not None:
+        g = &grad[0, 0]
+    if loss_out is not None:
+        lo = &loss_out[0]
 
-    with nogil:
-        # Rows go in blocks of ROW_BLOCK: first each row's max and exp-and-sum
-        # (exp stored into the gradient row), then the block's logs in one
-        # vector call (a libm log per row costs more than a short row), then
-        # each row's loss and gradient scaling, while the rows are in cache.
-        for blk in range((n + ROW_BLOCK - 1) // ROW_BLOCK):
-            i0 = blk * ROW_BLOCK
-            nb = min(ROW_BLOCK, n - i0)
-            for r in range(ROW_BLOCK):
-                sums[r] = 1.0
-            for r in range(nb):
-                i = i0 + r
-                yi = <Py_ssize_t>y[i]
-                if use_ignore and y[i] == ignore_index:
-                    continue
-                s = &scores[i, 0]
-                m = row_max(s, c)
-                # Everything read from the scores row is read before the
-                # gradient row is written, so grad may alias scores.
-                bases[r] = <double>m - <double>s[yi]
-                if smooth:
-                    shifts[r] = row_shifted_sum(s, <double>m, cw, c)
-                # The C primitives are called directly, not through the fused
-                # wrappers of _rowops.pxi, so that they inline into this loop
-                # and their vector constants are loaded once.
-                if floating is float:
-                    sums[r] = fl_row_exp_sum_f32(s, m, &grad[i, 0] if has_grad else NULL, c)
-                else:
-                    sums[r] = fl_row_exp_sum_f64(s, m, &grad[i, 0] if has_grad else NULL, c)
-            fl_log8_f64(sums, logs)
-            for r in range(nb):
-                i = i0 + r
-                yi = <Py_ssize_t>y[i]
-                if has_grad:
-                    g = &grad[i, 0]
-                if use_ignore and y[i] == ignore_index:
-                    if has_grad:
-                        row_fill(g, <floating>0, c)
-                    if has_loss_out:
-                        loss_out[i] = 0
-                    continue
-                cwy = cw[yi] if cw != NULL else 1.0
-                swi = sw[i] if sw != NULL else 1.0
-                # -log p_y = log Σ exp(s - m) + m - s_y
-                row_loss = (1.0 - eps) * cwy * (logs[r] + bases[r])
-                if smooth:
-                    # Σ_k cw_k (-log p_k) = W_c · log Σ exp(s - m) - Σ_k cw_k (s_k - m)
-                    row_loss += eps / c * (wc_total * logs[r] - shifts[r])
-                row_loss *= swi
-                total += row_loss
-                if has_loss_out:
-                    loss_out[i] = <floating>row_loss
-                if has_grad:
-                    # d/ds_j = w [((1-ε) cw_y + ε W_c / C) p_j - (1-ε) cw_y [j=y] - ε/C cw_j]
-                    gs = scale * swi
-                    row_affine(g, <floating>(gs * ((1.0 - eps) * cwy + eps * wc_total / c) / sums[r]),
-                               0, g, c)
-                    g[yi] -= <floating>(gs * (1.0 - eps) * cwy)
-                    if smooth:
-                        if cw == NULL:
-                            smooth_grad = <floating>(gs * eps / c)
-                            for k in range(c):
-                                g[k] -= smooth_grad
-                        else:
-                            for k in range(c):
-                                g[k] -= <floating>(gs * eps / c * cw[k])
+    nblocks = (n + ROW_BLOCK - 1) // ROW_BLOCK
+    for blk in prange(nblocks, nogil=True, schedule="static", num_threads=nt,
+                      use_threads_if=nt > 1):
+        total += sce_block(sp, yp, g, lo, blk * ROW_BLOCK,
+                           min(<Py_ssize_t>ROW_BLOCK, n - blk * ROW_BLOCK), c, cw, sw,
+                           label_smoothing, wc_total, use_ignore, ignore_index, scale)
     return -1, total * scale
 
 
 def softmax_cross_entropy_soft(const floating[:, ::1] scores, const floating[:, ::1] targets,
                                const floating[::1] class_weight, const double[::1] sample_weight,
                                double label_smoothing, double tol, int reduction,
-                               floating[:, ::1] grad, floating[::1] loss_out):
+                               floating[:, ::1] grad, floating[::1] loss_out,
+                               int num_threads=1):
     """Softmax cross-entropy with soft (probability) targets, fused per row.
 
     With a_k = cw_k ((1-ε) t_k + ε/C) and A = Σ_k a_k, the row loss is
@@ -177,8 +208,11 @@ def softmax_cross_entropy_soft(const floating[:, ::1] scores, const floating[:, 
     non-negative and sums to 1 within ``tol``; returns
     ``(bad_row, row_sum, loss)`` with bad_row >= 0 (nothing written) if not.
     ``grad`` and ``loss_out`` may be None; ``grad`` may be ``scores`` itself.
+    Rows are split over ``num_threads`` OpenMP threads after the serial check.
     """
     cdef Py_ssize_t n = scores.shape[0], c = scores.shape[1], i
+    cdef int nt = num_threads if num_threads > 1 else 1
+    cdef floating* G = NULL
     cdef const floating* cw = NULL
     cdef const double* sw = NULL
     cdef bint has_grad = grad is not None
@@ -221,25 +255,27 @@ def softmax_cross_entropy_soft(const floating[:, ::1] scores, const floating[:, 
             return -1, 0.0, 0.0
         scale = 1.0 / denom
 
-    with nogil:
-        for i in range(n):
-            s = &scores[i, 0]
-            t = &targets[i, 0]
-            swi = sw[i] if sw != NULL else 1.0
-            m = row_max(s, c)
-            # all reads of the scores row come before the gradient row is written
-            shifted = row_soft(s, t, cw, alpha, beta, m, &mass, c)
-            if has_grad:
-                g = &grad[i, 0]
-                sum_exp = row_exp_sum_store(s, m, g, c)
-            else:
-                sum_exp = row_exp_sum(s, m, c)
-            row_loss = (mass * log(sum_exp) - shifted) * swi
-            total += row_loss
-            if has_loss_out:
-                loss_out[i] = <floating>row_loss
-            if has_grad:
-                gs = scale * swi
-                row_soft_grad(g, t, cw, <floating>(gs * mass / sum_exp), <floating>(gs * alpha),
-                              <floating>(gs * beta), c)
+    if has_grad:
+        G = &grad[0, 0]
+    for i in prange(n, nogil=True, schedule="static", num_threads=nt, use_threads_if=nt > 1):
+        s = &scores[i, 0]
+        t = &targets[i, 0]
+        swi = sw[i] if sw != NULL else 1.0
+        m = row_max(s, c)
+        # all reads of the scores row come before the gradient row is written
+        mass = 0.0
+        shifted = row_soft(s, t, cw, alpha, beta, m, &mass, c)
+        g = G + i * c if has_grad else NULL
+        if has_grad:
+            sum_exp = row_exp_sum_store(s, m, g, c)
+        else:
+            sum_exp = row_exp_sum(s, m, c)
+        row_loss = (mass * log(sum_exp) - shifted) * swi
+        total += row_loss
+        if has_loss_out:
+            loss_out[i] = <floating>row_loss
+        if has_grad:
+            gs = scale * swi
+            row_soft_grad(g, t, cw, <floating>(gs * mass / sum_exp), <floating>(gs * alpha),
+                          <floating>(gs * beta), c)
     return -1, 0.0, total * scale

@@ -13,6 +13,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from . import _threads
 from . import _validation as v
 from ._dispatch import kernels as _k
 from .losses import _prepare_out
@@ -59,7 +60,7 @@ def sigmoid(x: npt.ArrayLike, *, out: npt.NDArray[np.floating[Any]] | None = Non
     """
     a = v.float_array(x, "x")
     o = np.empty_like(a) if out is None else v.output(out, a, x, source_name="x")
-    _k.sigmoid(a.reshape(-1), o.reshape(-1))
+    _k.sigmoid(a.reshape(-1), o.reshape(-1), _threads.for_size(a.size))
     return o
 
 
@@ -141,7 +142,8 @@ def binary_hinge(
 
     if code == 2:
         sw = v.scaled_for_mean(sw)
-    bad, loss = _k.binary_hinge(s, yy, sw, delta, squared, code, g, loss_vec)
+    bad, loss = _k.binary_hinge(s, yy, sw, delta, squared, code, g, loss_vec,
+                                _threads.for_size(s.size))
     if bad >= 0:
         hint = ""
         if np.isin(np.asarray(y), (0, 1)).all():
@@ -265,7 +267,7 @@ def sigmoid_cross_entropy(
     bad, loss = _k.sigmoid_cross_entropy(
         x.reshape(-1), yy, k, pw, sw, per_row, code,
         None if g is None else g.reshape(-1),
-        None if loss_vec is None else loss_vec.reshape(-1),
+        None if loss_vec is None else loss_vec.reshape(-1), _threads.for_size(x.size),
     )
     if bad >= 0:
         raise ValueError(

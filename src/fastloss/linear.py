@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from . import _threads
 from . import _validation as v
 from ._dispatch import kernels as _k
 
@@ -46,7 +47,8 @@ def _loss(kernel, W, X, y, reg, *args):
     c = W.shape[1]
     scores = np.matmul(X, W)
     # mean data loss; d loss / d scores written over the scores
-    bad, loss = kernel(scores, yy, None, None, *args, 2, scores, None)
+    bad, loss = kernel(scores, yy, None, None, *args, 2, scores, None,
+                       _threads.for_size(scores.size))
     if bad >= 0:
         raise ValueError(f"y[{bad}] = {yy[bad]} is not a class index in [0, {c})")
     dW = np.matmul(X.T, scores)

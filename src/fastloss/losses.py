@@ -13,6 +13,7 @@ from typing import Any, Literal, SupportsIndex
 import numpy as np
 import numpy.typing as npt
 
+from . import _threads
 from . import _validation as v
 from ._dispatch import kernels as _k
 
@@ -66,7 +67,7 @@ def softmax(scores: npt.ArrayLike, *, out: npt.NDArray[np.floating[Any]] | None 
     """
     s = v.scores_2d(scores)
     o = np.empty_like(s) if out is None else v.output(out, s, scores)
-    _k.softmax(s, o)
+    _k.softmax(s, o, _threads.for_size(s.size))
     return o
 
 
@@ -95,7 +96,7 @@ def log_softmax(scores: npt.ArrayLike, *, out: npt.NDArray[np.floating[Any]] | N
     """
     s = v.scores_2d(scores)
     o = np.empty_like(s) if out is None else v.output(out, s, scores)
-    _k.log_softmax(s, o)
+    _k.log_softmax(s, o, _threads.for_size(s.size))
     return o
 
 
@@ -240,7 +241,7 @@ def softmax_cross_entropy(
             sw = v.scaled_for_mean(sw)
         bad, row_sum, loss = _k.softmax_cross_entropy_soft(
             s, t, None if cw is None else cw.astype(s.dtype), sw, eps, SOFT_TARGET_TOL, code,
-            g, loss_vec,
+            g, loss_vec, _threads.for_size(s.size),
         )
         if bad >= 0:
             if not (t[bad] >= 0).all():
@@ -256,7 +257,8 @@ def softmax_cross_entropy(
     if code == 2:
         cw, sw = v.scaled_for_mean(cw), v.scaled_for_mean(sw)
     bad, loss = _k.softmax_cross_entropy(
-        s, yy, cw, sw, eps, ignore is not None, 0 if ignore is None else ignore, code, g, loss_vec
+        s, yy, cw, sw, eps, ignore is not None, 0 if ignore is None else ignore, code, g, loss_vec,
+        _threads.for_size(s.size),
     )
     if bad >= 0:
         _raise_bad_label(yy, bad, c, ignore)
@@ -369,7 +371,7 @@ def multiclass_hinge(
     kernel = _k.multiclass_hinge if variant == "weston_watkins" else _k.multiclass_hinge_crammer_singer
     if code == 2:
         cw, sw = v.scaled_for_mean(cw), v.scaled_for_mean(sw)
-    bad, loss = kernel(s, yy, cw, sw, delta, squared, code, g, loss_vec)
+    bad, loss = kernel(s, yy, cw, sw, delta, squared, code, g, loss_vec, _threads.for_size(s.size))
     if bad >= 0:
         _raise_bad_label(yy, bad, c)
     return (loss_vec if code == 0 else loss), g

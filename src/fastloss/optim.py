@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from . import _threads
 from . import _validation as v
 from ._dispatch import kernels as _k
 
@@ -186,6 +187,7 @@ def sgd_update(
     _k.sgd_update(
         param.reshape(-1), g.reshape(-1), vel,
         lr, momentum, dampening, weight_decay, nesterov, maximize, False,
+        _threads.for_size(param.size, _threads.SGD_MIN_ELEMENTS),
     )
 
 
@@ -400,7 +402,8 @@ class SGD:
         first = self.steps == 0
         for p, g, b in zip(self._flat_params, flat, self._flat_velocity):
             _k.sgd_update(p, g, b, lr, self.momentum, self.dampening, self.weight_decay,
-                          self.nesterov, self.maximize, first)
+                          self.nesterov, self.maximize, first,
+                          _threads.for_size(p.size, _threads.SGD_MIN_ELEMENTS))
         self.steps += 1
 
     def zero_velocity(self) -> None:
