@@ -430,15 +430,21 @@ class LinearClassifier:
     # ------------------------------------------------------------------
     # Prediction
 
-    def _check_fitted_X(self, X):
+    def _require_fitted(self):
         if not hasattr(self, "_W"):
             raise NotFittedError("this LinearClassifier is not fitted yet: call fit first")
-        X = _check_X(X)
-        if X.shape[1] != self.n_features_in_:
+
+    def _require_n_features(self, n_features):
+        if n_features != self.n_features_in_:
             raise ValueError(
-                f"X has {X.shape[1]} features, but this classifier was fitted with "
+                f"X has {n_features} features, but this classifier was fitted with "
                 f"{self.n_features_in_}"
             )
+
+    def _check_fitted_X(self, X):
+        self._require_fitted()
+        X = _check_X(X)
+        self._require_n_features(X.shape[1])
         return X
 
     def decision_function(self, X: npt.ArrayLike) -> npt.NDArray[np.floating[Any]]:

@@ -55,7 +55,7 @@ import time
 from . import _validation as v
 from ._dispatch import kernels as _k
 from .classifier import LinearClassifier as _InMemoryClassifier
-from .classifier import NotFittedError, _Trainer
+from .classifier import _Trainer
 from .losses import multiclass_hinge, softmax, softmax_cross_entropy
 
 if TYPE_CHECKING:
@@ -487,14 +487,9 @@ class LinearClassifier(_InMemoryClassifier):
         )
 
     def _check_fitted_dask(self, X):
-        if not hasattr(self, "_W"):
-            raise NotFittedError("this LinearClassifier is not fitted yet: call fit first")
+        self._require_fitted()
         X = _rows_only(X)
-        if X.shape[1] != self.n_features_in_:
-            raise ValueError(
-                f"X has {X.shape[1]} features, but this classifier was fitted with "
-                f"{self.n_features_in_}"
-            )
+        self._require_n_features(X.shape[1])
         return X
 
     def decision_function(self, X: Any) -> Any:
