@@ -97,19 +97,52 @@ FL_INLINE void fl_f32_store_tail(float *p, fl_vf v, ptrdiff_t rem)
 #endif
 }
 
-/* fl_expf (see _simd_math.h), a vector at a time. */
+/* True if any lane of the mask m (0 or -1 per lane) is set. */
+FL_INLINE int fl_vi_any(fl_vi m)
+{
+#if FL_X86 && defined(__AVX512F__)
+    return _mm512_test_epi32_mask((__m512i)m, (__m512i)m) != 0;
+#elif FL_X86 && defined(__AVX__)
+    return _mm256_movemask_ps((__m256)m) != 0;
+#elif FL_X86
+    return _mm_movemask_ps((__m128)m) != 0;
+#else
+    int32_t any = 0;
+    for (int k = 0; k < FL_NF; k++) any |= m[k];
+    return any != 0;
+#endif
+}
+
+/* fl_expf (see _simd_math.h), a vector at a time.
+ *
+ * The scaling by 2^n is where the instruction sets differ.  AVX-512 has
+ * vscalefps, which multiplies by 2^n with one rounding over the whole range
+ * (overflow to +inf and subnormal results included).  Elsewhere the common
+ * case -- every lane's result a normal number, as in a softmax where
+ * x = s - max <= 0 -- adds n to the exponent field of the polynomial's
+ * result, and a block with any lane outside [-87, 88] (or NaN) takes the
+ * two-factor scaling of the scalar fl_expf, which is exact there too.  Both
+ * ways give bit for bit the same results as fl_expf. */
 FL_INLINE fl_vf fl_f32_exp(fl_vf x)
 {
-    const fl_vf hi = fl_f32_splat(89.0f), zero = {0};
     const fl_vf magic = fl_f32_splat(12582912.0f);
+#if FL_X86 && defined(__AVX512F__)
+    /* Lanes whose result rounds to 0 (x < -104, -inf) are zeroed by the mask
+     * of the final scalef and, clamped, compute nothing special meanwhile.
+     * max/min return their second operand for NaN, which so passes. */
+    const __mmask16 keep = _mm512_cmp_ps_mask((__m512)x, _mm512_set1_ps(-104.0f), _CMP_NLT_UQ);
+    x = (fl_vf)_mm512_max_ps(_mm512_set1_ps(-104.0f), (__m512)x);
+    x = (fl_vf)_mm512_min_ps(_mm512_set1_ps(89.0f), (__m512)x);
+#else
+    const fl_vf hi = fl_f32_splat(89.0f), zero = {0};
     /* Lanes whose result rounds to 0 compute exp(0) and are zeroed at the end,
      * so that -inf scores and padding never take the (slow, microcode-assisted
      * on x86) subnormal path. */
     const fl_vi tiny = x < -104.0f;
     x = fl_f32_select(tiny, zero, x);
     x = fl_f32_select(x > hi, hi, x);
+#endif
     fl_vf t = x * 1.44269504088896341f + magic;
-    fl_vi n = (fl_vi)t - (fl_vi)magic;          /* in [-150, 129] */
     fl_vf nf = t - magic;
     fl_vf r = x - nf * 0.693359375f;
     r = r - nf * -2.12194440e-4f;
@@ -120,10 +153,20 @@ FL_INLINE fl_vf fl_f32_exp(fl_vf x)
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
     p = p * (r * r) + r + 1.0f;
-    /* n1 = floor(n / 2) with a logical shift (every instruction set has one) */
-    fl_vi n1 = (fl_vi)((fl_vu)(n + 256) >> 1) - 128;
-    fl_vi n2 = n - n1;
-    return (fl_vf)((fl_vi)(p * (fl_vf)((n1 + 127) << 23) * (fl_vf)((n2 + 127) << 23)) & ~tiny);
+#if FL_X86 && defined(__AVX512F__)
+    return (fl_vf)_mm512_maskz_scalef_ps(keep, (__m512)p, (__m512)nf);
+#else
+    fl_vi n = (fl_vi)t - (fl_vi)magic;          /* in [-150, 129] */
+    if (__builtin_expect(fl_vi_any(~((x >= -87.0f) & (x <= 88.0f))), 0)) {
+        /* n1 = floor(n / 2) with a logical shift (every instruction set has one) */
+        fl_vi n1 = (fl_vi)((fl_vu)(n + 256) >> 1) - 128;
+        fl_vi n2 = n - n1;
+        return (fl_vf)((fl_vi)(p * (fl_vf)((n1 + 127) << 23) * (fl_vf)((n2 + 127) << 23)) & ~tiny);
+    }
+    /* p in [0.7, 1.42] and n in [-126, 127]: p·2^n is normal, its exponent field
+     * is p's plus n (tiny lanes have x = 0, n = 0, and are zeroed) */
+    return (fl_vf)(((fl_vi)p + (n << 23)) & ~tiny);
+#endif
 }
 
 /* acc_lo, acc_hi += v widened to double (the ISA's own conversions: going
@@ -255,8 +298,24 @@ FL_INLINE double fl_row_exp_sum_impl_f32(const float *x, float shift, float *out
                                          const int store)
 {
     fl_vd acc_lo = {0}, acc_hi = {0};
-    fl_vf e;
+    fl_vf e, e1, e2, e3;
     ptrdiff_t j = 0;
+    /* Four vectors at a time, summed in float as a tree (each partial sum of
+     * four terms in [0, 1] is within 2 ulp) and widened to double once: the
+     * widening costs more than the adds. */
+    for (; j + 4 * FL_NF <= n; j += 4 * FL_NF) {
+        e = fl_f32_exp(fl_f32_load(x + j) - shift);
+        e1 = fl_f32_exp(fl_f32_load(x + j + FL_NF) - shift);
+        e2 = fl_f32_exp(fl_f32_load(x + j + 2 * FL_NF) - shift);
+        e3 = fl_f32_exp(fl_f32_load(x + j + 3 * FL_NF) - shift);
+        if (store) {
+            fl_f32_store(out + j, e);
+            fl_f32_store(out + j + FL_NF, e1);
+            fl_f32_store(out + j + 2 * FL_NF, e2);
+            fl_f32_store(out + j + 3 * FL_NF, e3);
+        }
+        fl_f32_add_wide((e + e1) + (e2 + e3), &acc_lo, &acc_hi);
+    }
     for (; j + FL_NF <= n; j += FL_NF) {
         e = fl_f32_exp(fl_f32_load(x + j) - shift);
         if (store) fl_f32_store(out + j, e);
@@ -378,16 +437,36 @@ FL_INLINE void fl_f64_store_tail(double *p, fl_vd v, ptrdiff_t rem)
 #endif
 }
 
-/* fl_exp (see _simd_math.h), a vector at a time. */
+FL_INLINE int fl_vl_any(fl_vl m)
+{
+#if FL_X86 && defined(__AVX512F__)
+    return _mm512_test_epi64_mask((__m512i)m, (__m512i)m) != 0;
+#elif FL_X86 && defined(__AVX__)
+    return _mm256_movemask_pd((__m256d)m) != 0;
+#elif FL_X86
+    return _mm_movemask_pd((__m128d)m) != 0;
+#else
+    int64_t any = 0;
+    for (int k = 0; k < FL_ND; k++) any |= m[k];
+    return any != 0;
+#endif
+}
+
+/* fl_exp (see _simd_math.h), a vector at a time; the scaling as in fl_f32_exp. */
 FL_INLINE fl_vd fl_f64_exp(fl_vd x)
 {
-    const fl_vd hi = fl_f64_splat(710.0), zero = {0};
     const fl_vd magic = fl_f64_splat(6755399441055744.0);
+#if FL_X86 && defined(__AVX512F__)
+    const __mmask8 keep = _mm512_cmp_pd_mask((__m512d)x, _mm512_set1_pd(-745.2), _CMP_NLT_UQ);
+    x = (fl_vd)_mm512_max_pd(_mm512_set1_pd(-745.2), (__m512d)x);
+    x = (fl_vd)_mm512_min_pd(_mm512_set1_pd(710.0), (__m512d)x);
+#else
+    const fl_vd hi = fl_f64_splat(710.0), zero = {0};
     const fl_vl tiny = x < -745.2;              /* result rounds to 0: see fl_f32_exp */
     x = fl_f64_select(tiny, zero, x);
     x = fl_f64_select(x > hi, hi, x);
+#endif
     fl_vd t = x * 1.4426950408889634074 + magic;
-    fl_vl n = (fl_vl)t - (fl_vl)magic;          /* in [-1076, 1025] */
     fl_vd nf = t - magic;
     fl_vd r = x - nf * 6.93147180369123816490e-1;
     r = r - nf * 1.90821492927058770002e-10;
@@ -403,9 +482,17 @@ FL_INLINE fl_vd fl_f64_exp(fl_vd x)
     p = p * r + 1.66666666666666666667e-1;
     p = p * r + 0.5;
     p = p * (r * r) + r + 1.0;
-    fl_vl n1 = (fl_vl)((fl_vq)(n + 2048) >> 1) - 1024;
-    fl_vl n2 = n - n1;
-    return (fl_vd)((fl_vl)(p * (fl_vd)((n1 + 1023) << 52) * (fl_vd)((n2 + 1023) << 52)) & ~tiny);
+#if FL_X86 && defined(__AVX512F__)
+    return (fl_vd)_mm512_maskz_scalef_pd(keep, (__m512d)p, (__m512d)nf);
+#else
+    fl_vl n = (fl_vl)t - (fl_vl)magic;          /* in [-1076, 1025] */
+    if (__builtin_expect(fl_vl_any(~((x >= -708.0) & (x <= 709.0))), 0)) {
+        fl_vl n1 = (fl_vl)((fl_vq)(n + 2048) >> 1) - 1024;
+        fl_vl n2 = n - n1;
+        return (fl_vd)((fl_vl)(p * (fl_vd)((n1 + 1023) << 52) * (fl_vd)((n2 + 1023) << 52)) & ~tiny);
+    }
+    return (fl_vd)(((fl_vl)p + (n << 52)) & ~tiny);
+#endif
 }
 
 FL_INLINE double fl_row_max_f64(const double *x, ptrdiff_t n)
