@@ -5,7 +5,7 @@
 # twins are in reference.py.
 
 from cython.parallel cimport prange
-from libc.math cimport fabs, log
+from libc.math cimport fabs, log, log1p
 
 
 def softmax(const floating[:, ::1] scores, floating[:, ::1] out, int num_threads=1):
@@ -32,6 +32,7 @@ def log_softmax(const floating[:, ::1] scores, floating[:, ::1] out, int num_thr
     """
     cdef Py_ssize_t n = scores.shape[0], c = scores.shape[1], i
     cdef floating m, log_total
+    cdef double ones, rest
     cdef const floating* s
     cdef floating* o
     cdef int nt = num_threads if num_threads > 1 else 1
@@ -41,7 +42,12 @@ def log_softmax(const floating[:, ::1] scores, floating[:, ::1] out, int num_thr
         s = &scores[i, 0]
         o = &out[i, 0]
         m = row_max(s, c)
-        log_total = <floating>log(row_exp_sum(s, m, c))
+        if floating is float:
+            log_total = <floating>log(row_exp_sum(s, m, c))
+        else:
+            # log1p of the sum less its terms equal to 1: exact for a dominant class
+            ones = fl_row_exp_sum_split_f64(s, m, NULL, c, &rest)
+            log_total = log1p((ones - 1.0) + rest)
         # (s - m) - log Σ: the shift by m is exact-ish, the log is small
         row_affine(s, 1, -m, o, c)
         row_affine(o, 1, -log_total, o, c)
@@ -61,11 +67,12 @@ cdef double sce_block(const floating* scores, const label_t* y, floating* grad,
     in cache.  ``grad`` and ``loss_out`` may be NULL.
     """
     cdef double sums[ROW_BLOCK]
+    cdef double sums_m1[ROW_BLOCK]
     cdef double logs[ROW_BLOCK]
     cdef double bases[ROW_BLOCK]
     cdef double shifts[ROW_BLOCK]
     cdef bint smooth = eps > 0.0
-    cdef double total = 0.0, cwy, swi, row_loss, gs
+    cdef double total = 0.0, cwy, swi, row_loss, gs, ones, rest
     cdef Py_ssize_t i, r, k, yi
     cdef floating m
     cdef const floating* s
@@ -73,6 +80,7 @@ cdef double sce_block(const floating* scores, const label_t* y, floating* grad,
     cdef floating smooth_grad
     for r in range(ROW_BLOCK):
         sums[r] = 1.0
+        sums_m1[r] = 0.0
     for r in range(nb):
         i = i0 + r
         yi = <Py_ssize_t>y[i]
@@ -91,8 +99,15 @@ cdef double sce_block(const floating* scores, const label_t* y, floating* grad,
         if floating is float:
             sums[r] = fl_row_exp_sum_f32(s, m, grad + i * c if grad != NULL else NULL, c)
         else:
-            sums[r] = fl_row_exp_sum_f64(s, m, grad + i * c if grad != NULL else NULL, c)
-    fl_log8_f64(sums, logs)
+            # the sum as (terms equal to 1) + rest, for log1p: see _simd_rowblock.h
+            ones = fl_row_exp_sum_split_f64(s, m, grad + i * c if grad != NULL else NULL, c,
+                                            &rest)
+            sums[r] = ones + rest
+            sums_m1[r] = (ones - 1.0) + rest
+    if floating is float:
+        fl_log8_f64(sums, logs)
+    else:
+        fl_log1p8_f64(sums_m1, logs)
     for r in range(nb):
         i = i0 + r
         yi = <Py_ssize_t>y[i]
@@ -131,6 +146,151 @@ cdef double sce_block(const floating* scores, const label_t* y, floating* grad,
     return total
 
 
+cdef double sce_rowblock(const floating* scores, const label_t* y, floating* grad,
+                         floating* loss_out, Py_ssize_t i0, Py_ssize_t c, const void* perm,
+                         const double* cw, const double* sw, bint use_ignore,
+                         long long ignore_index, double scale) noexcept nogil:
+    """Loss and gradient of rows i0 .. i0+L-1 together, L = FL_ROWS_F32/F64; returns their loss sum.
+
+    The block path for few classes (c <= FL_ROWBLOCK_MAX_C), without label
+    smoothing: max, exp and sum vectorised across the L rows by
+    fl_rows_exp_sum_* (see _simd_rowblock.h), the L logs in vector calls, the
+    loss per row, then the gradient scaled by fl_rows_scale_* and the label
+    terms subtracted.  The same per-row formulas as sce_block.  ``grad`` and
+    ``loss_out`` may be NULL; ``grad`` may be ``scores``.
+    """
+    cdef double sums[16]
+    cdef double sums_m1[16]
+    cdef double logs[16]
+    cdef double sy[16]
+    cdef double label_grad[16]
+    cdef floating maxes[16]
+    cdef floating factors[16]
+    cdef floating scratch[16 * 64]      # L x FL_ROWBLOCK_MAX_C, when there is no gradient
+    cdef Py_ssize_t rows = FL_ROWS_F32 if floating is float else FL_ROWS_F64
+    cdef Py_ssize_t r, i, yi
+    cdef const floating* s = scores + i0 * c
+    cdef floating* g = grad + i0 * c if grad != NULL else scratch
+    cdef double total = 0.0, cwy, swi, row_loss, gs
+    for r in range(16):
+        sums[r] = 1.0
+        sums_m1[r] = 0.0
+    # s[y] before the block's exponentials overwrite it (grad may alias scores)
+    for r in range(rows):
+        if use_ignore and y[i0 + r] == ignore_index:
+            sy[r] = 0.0
+        else:
+            sy[r] = s[r * c + <Py_ssize_t>y[i0 + r]]
+    if floating is float:
+        fl_rows_exp_sum_f32(s, c, <const int32_t*>perm, g, maxes, sums)
+    else:
+        fl_rows_exp_sum_f64(s, c, <const int64_t*>perm, g, maxes, sums, sums_m1)
+    if floating is float:
+        fl_log8_f64(sums, logs)
+        if rows > 8:
+            fl_log8_f64(&sums[8], &logs[8])
+    else:
+        fl_log1p8_f64(sums_m1, logs)    # float64: log1p of the sum less 1, see sce_block
+    for r in range(rows):
+        i = i0 + r
+        if use_ignore and y[i] == ignore_index:
+            factors[r] = 0
+            label_grad[r] = 0.0
+            if loss_out != NULL:
+                loss_out[i] = 0
+            continue
+        yi = <Py_ssize_t>y[i]
+        cwy = cw[yi] if cw != NULL else 1.0
+        swi = sw[i] if sw != NULL else 1.0
+        # -log p_y = log Σ exp(s - m) + m - s_y
+        row_loss = cwy * (logs[r] + (<double>maxes[r] - sy[r])) * swi
+        total += row_loss
+        if loss_out != NULL:
+            loss_out[i] = <floating>row_loss
+        gs = scale * swi
+        factors[r] = <floating>(gs * cwy / sums[r])
+        label_grad[r] = gs * cwy
+    if grad != NULL:
+        if floating is float:
+            fl_rows_scale_f32(g, c, <const int32_t*>perm, factors)
+        else:
+            fl_rows_scale_f64(g, c, <const int64_t*>perm, factors)
+        for r in range(rows):
+            i = i0 + r
+            if use_ignore and y[i] == ignore_index:
+                row_fill(g + r * c, <floating>0, c)
+            else:
+                g[r * c + <Py_ssize_t>y[i]] -= <floating>label_grad[r]
+    return total
+
+
+cdef (Py_ssize_t, double) sce_core(const floating* sp, Py_ssize_t n, Py_ssize_t c,
+                                   const label_t* yp, const double* cw, const double* sw,
+                                   double label_smoothing, bint use_ignore,
+                                   long long ignore_index, int reduction, floating* g,
+                                   floating* lo, int nt) noexcept nogil:
+    """softmax_cross_entropy on raw pointers (n >= 1): ``(bad_label_index, loss)``.
+
+    Shared by the memoryview entry below and the fast entry of _fastpath.pxi.
+    ``g`` and ``lo`` may be NULL; ``g`` may be ``sp``.
+    """
+    cdef double denom = 0.0, scale = 1.0, total = 0.0
+    cdef double wc_total = <double>c
+    cdef Py_ssize_t bad, blk, nblocks, rows, done = 0, i, k, small_max
+    cdef int32_t perm32[16 * 64]     # L x FL_ROWBLOCK_MAX_C
+    cdef int64_t perm64[8 * 64]
+    cdef const void* perm = NULL
+
+    if cw != NULL:
+        wc_total = 0.0
+        for k in range(c):
+            wc_total += cw[k]
+    bad = check_labels(yp, n, c, use_ignore, ignore_index, cw, sw, &denom)
+    if bad >= 0:
+        return bad, 0.0
+    if reduction == REDUCTION_MEAN:
+        if denom == 0.0:
+            # Nothing to average over: loss 0, gradient 0 (not NaN).
+            if g != NULL:
+                for i in range(n):
+                    row_fill(g + i * c, <floating>0, c)
+            return -1, 0.0
+        scale = 1.0 / denom
+
+    # Few classes: blocks of `rows` rows vectorised across rows; the last
+    # n % rows rows (or all of them otherwise) one at a time.
+    rows = FL_ROWS_F32 if floating is float else FL_ROWS_F64
+    small_max = SMALL_C_MAX_F32 if floating is float else SMALL_C_MAX_F64
+    if FL_ROWBLOCK_FAST and label_smoothing == 0.0 and c <= small_max and n >= rows:
+        done = n - n % rows
+        if floating is float:
+            fl_rows_perm_f32(c, perm32)
+            perm = perm32
+        else:
+            fl_rows_perm_f64(c, perm64)
+            perm = perm64
+        if nt > 1:
+            for blk in prange(done // rows, schedule="static", num_threads=nt):
+                total += sce_rowblock(sp, yp, g, lo, blk * rows, c, perm, cw, sw,
+                                      use_ignore, ignore_index, scale)
+        else:
+            for blk in range(done // rows):
+                total += sce_rowblock(sp, yp, g, lo, blk * rows, c, perm, cw, sw,
+                                      use_ignore, ignore_index, scale)
+    nblocks = (n - done + ROW_BLOCK - 1) // ROW_BLOCK
+    if nt > 1 and nblocks > 1:
+        for blk in prange(nblocks, schedule="static", num_threads=nt):
+            total += sce_block(sp, yp, g, lo, done + blk * ROW_BLOCK,
+                               min(<Py_ssize_t>ROW_BLOCK, n - done - blk * ROW_BLOCK), c, cw,
+                               sw, label_smoothing, wc_total, use_ignore, ignore_index, scale)
+    else:
+        for blk in range(nblocks):
+            total += sce_block(sp, yp, g, lo, done + blk * ROW_BLOCK,
+                               min(<Py_ssize_t>ROW_BLOCK, n - done - blk * ROW_BLOCK), c, cw,
+                               sw, label_smoothing, wc_total, use_ignore, ignore_index, scale)
+    return -1, total * scale
+
+
 def softmax_cross_entropy(const floating[:, ::1] scores, const label_t[::1] y,
                           const double[::1] class_weight, const double[::1] sample_weight,
                           double label_smoothing, bint use_ignore, long long ignore_index,
@@ -140,59 +300,34 @@ def softmax_cross_entropy(const floating[:, ::1] scores, const label_t[::1] y,
 
     Per row, while it is in cache: max; (with smoothing) Σ cw_k (s_k - max);
     exp(s - max) into the gradient row and its sum; the loss; the gradient
-    scaled in place.  Returns ``(bad_label_index, loss)``: a bad index >= 0
-    means a label outside [0, C) was found and nothing was written.
-    ``grad`` and ``loss_out`` may be None; ``grad`` may be ``scores`` itself.
-    Blocks of ROW_BLOCK rows are split over ``num_threads`` OpenMP threads
-    (static schedule); each row's results are the same for any thread count.
+    scaled in place.  With at most SMALL_C_MAX_F32/F64 classes and no smoothing, blocks
+    of rows are vectorised across rows instead (sce_rowblock).  Returns
+    ``(bad_label_index, loss)``: a bad index >= 0 means a label outside [0, C)
+    was found and nothing was written.  ``grad`` and ``loss_out`` may be None;
+    ``grad`` may be ``scores`` itself.  Blocks of rows are split over
+    ``num_threads`` OpenMP threads (static schedule); each row's results are
+    the same for any thread count.
     """
-    cdef Py_ssize_t n = scores.shape[0], c = scores.shape[1], i, k
-    cdef const double* cw = NULL
-    cdef const double* sw = NULL
+    cdef Py_ssize_t n = scores.shape[0], c = scores.shape[1]
     cdef floating* g = NULL
     cdef floating* lo = NULL
-    cdef const floating* sp = &scores[0, 0]
-    cdef const label_t* yp = &y[0]
-    cdef double denom = 0.0, scale = 1.0, total = 0.0
-    cdef double wc_total = <double>c
-    cdef Py_ssize_t bad, blk, nblocks
-    cdef int nt = num_threads if num_threads > 1 else 1
-
+    cdef const double* cw = NULL
+    cdef const double* sw = NULL
+    cdef (Py_ssize_t, double) result
     if n == 0:
         return -1, 0.0
     if class_weight is not None:
         cw = &class_weight[0]
-        wc_total = 0.0
-        for k in range(c):
-            wc_total += cw[k]
     if sample_weight is not None:
         sw = &sample_weight[0]
-
-    with nogil:
-        bad = check_labels(yp, n, c, use_ignore, ignore_index, cw, sw, &denom)
-    if bad >= 0:
-        return bad, 0.0
-    if reduction == REDUCTION_MEAN:
-        if denom == 0.0:
-            # Nothing to average over: loss 0, gradient 0 (not NaN).
-            if grad is not None:
-                with nogil:
-                    for i in range(n):
-                        row_fill(&grad[i, 0], <floating>0, c)
-            return -1, 0.0
-        scale = 1.0 / denom
     if grad is not None:
         g = &grad[0, 0]
     if loss_out is not None:
         lo = &loss_out[0]
-
-    nblocks = (n + ROW_BLOCK - 1) // ROW_BLOCK
-    for blk in prange(nblocks, nogil=True, schedule="static", num_threads=nt,
-                      use_threads_if=nt > 1):
-        total += sce_block(sp, yp, g, lo, blk * ROW_BLOCK,
-                           min(<Py_ssize_t>ROW_BLOCK, n - blk * ROW_BLOCK), c, cw, sw,
-                           label_smoothing, wc_total, use_ignore, ignore_index, scale)
-    return -1, total * scale
+    with nogil:
+        result = sce_core(&scores[0, 0], n, c, &y[0], cw, sw, label_smoothing, use_ignore,
+                          ignore_index, reduction, g, lo, num_threads if num_threads > 1 else 1)
+    return result
 
 
 def softmax_cross_entropy_soft(const floating[:, ::1] scores, const floating[:, ::1] targets,
