@@ -30,6 +30,18 @@ def softmax_cross_entropy(
     loss_out: npt.NDArray[Any] | None,
     num_threads: int = ...,
 ) -> tuple[int, float]: ...
+def set_thread_config(requested: int, parallel_min: int) -> None: ...
+def softmax_cross_entropy_fast(
+    scores: object,
+    y: object,
+    reduction: object,
+    class_weight: object,
+    sample_weight: object,
+    label_smoothing: object,
+    ignore_index: object,
+    grad: object,
+    out: object,
+) -> tuple[Any, Any] | None: ...
 def softmax_cross_entropy_soft(
     scores: npt.NDArray[Any],
     targets: npt.NDArray[Any],

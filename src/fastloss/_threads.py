@@ -62,6 +62,7 @@ def set_num_threads(n: int | None) -> None:
     """
     global _requested
     _requested = _check(n)
+    _push()
 
 
 def get_num_threads() -> int:
@@ -86,10 +87,20 @@ def threads(n: int | None) -> Iterator[None]:
     value = _check(n)
     previous = _requested
     _requested = value
+    _push()
     try:
         yield
     finally:
         _requested = previous
+        _push()
+
+
+def _push() -> None:
+    """Tell the kernels' fast entries (_fastpath.pxi), which choose threads in C, the policy."""
+    _dispatch.kernels.set_thread_config(_requested or 0, PARALLEL_MIN_ELEMENTS)
+
+
+_push()
 
 
 def for_size(elements: int, minimum: int = PARALLEL_MIN_ELEMENTS) -> int:

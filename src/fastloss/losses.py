@@ -211,6 +211,11 @@ def softmax_cross_entropy(
     >>> loss.round(6).tolist()
     [0.41703, 0.64005]
     """
+    fast = _k.softmax_cross_entropy_fast(
+        scores, y, reduction, class_weight, sample_weight, label_smoothing, ignore_index, grad, out
+    )
+    if fast is not None:  # the common call, checked and run in C (see _fastpath.pxi)
+        return fast
     s = v.scores_2d(scores)
     n, c = s.shape
     y_arr = np.asarray(y)
