@@ -348,9 +348,10 @@ FL_INLINE void fl_row_affine_f32(const float *x, float a, float b, float *out, p
  * h_j = max(0, s_j - s_y + Δ) with NaN kept.  With g != NULL writes the row's
  * gradient scaled by gs: g_j = gs·[h_j > 0] (or 2·gs·h_j), g_y = -Σ_{j≠y} g_j.
  * g may be s.  The label's own lane is masked, not skipped, so the whole row
- * runs in vector blocks and stays exact for infinite and NaN scores. */
-FL_INLINE double fl_row_hinge_impl_f32(const float *s, float *g, ptrdiff_t n, ptrdiff_t y,
-                                       float delta, float gs, const int squared, const int store)
+ * runs in vector blocks and stays exact for infinite and NaN scores.
+ * This is the squared case; fl_row_hinge_lin_f32 below the plain one. */
+FL_INLINE double fl_row_hinge_sq_f32(const float *s, float *g, ptrdiff_t n, ptrdiff_t y,
+                                     float delta, float gs, const int store)
 {
     const fl_vi lane = fl_f32_lane_index();
     const float sy = s[y];
@@ -361,37 +362,135 @@ FL_INLINE double fl_row_hinge_impl_f32(const float *s, float *g, ptrdiff_t n, pt
         fl_vf t = v - sy + delta;
         fl_vi drop = (t <= 0.0f) | (lane == (int32_t)(y - j)) | (lane >= (int32_t)rem);
         fl_vf h = (fl_vf)((fl_vi)t & ~drop);
-        fl_vi pos = h > 0.0f;
-        fl_vf gv;
-        if (squared) {
-            fl_f32_add_wide(h * h, &acc_lo, &acc_hi);
-            fl_f32_add_wide(h, &aux_lo, &aux_hi);
-            gv = (2.0f * gs) * h;
-        } else {
-            /* the subgradient [h > 0], NaN where h is NaN (a NaN score poisons its
-             * gradient, and through the sum the label's, as the loss is poisoned) */
-            fl_vf ind = fl_f32_select(h != h, h, (fl_vf)((fl_vi)fl_f32_splat(1.0f) & pos));
-            fl_f32_add_wide(h, &acc_lo, &acc_hi);
-            fl_f32_add_wide(ind, &aux_lo, &aux_hi);
-            gv = gs * ind;
+        fl_f32_add_wide(h * h, &acc_lo, &acc_hi);
+        fl_f32_add_wide(h, &aux_lo, &aux_hi);
+        if (store) {
+            fl_vf gv = (2.0f * gs) * h;
+            if (rem == FL_NF) fl_f32_store(g + j, gv);
+            else fl_f32_store_tail(g + j, gv, rem);
         }
+    }
+    if (store) g[y] = (float)(-2.0 * gs * fl_f64_hsum(aux_lo + aux_hi));
+    return fl_f64_hsum(acc_lo + acc_hi);
+}
+
+/* The plain (not squared) hinge row, the default and the hot one.  Instead of a
+ * second sum of the indicators it counts the lanes with h_j > 0 (g_y = -gs·count,
+ * or NaN if some h_j is NaN, which is exactly when the loss is NaN: every h_j is
+ * >= 0 or NaN).  Blocks go in pairs whose h are added in float (one rounding,
+ * < 6e-8 relative, the terms being >= 0) and widened to double once. */
+#if FL_X86 && defined(__AVX512F__)
+/* AVX-512: the lane masks stay in mask registers.  keep: the lanes that count
+ * (not the label, not past the row's end); a lane counts where h > 0 or NaN (NLE_UQ). */
+FL_INLINE __m512 fl_hinge_block512_f32(__m512 v, __m512 syv, __m512 dv, __m512 gsv,
+                                       __mmask16 keep, float *g, __mmask16 live,
+                                       const int store, unsigned *cnt)
+{
+    __m512 t = _mm512_add_ps(_mm512_sub_ps(v, syv), dv);
+    __mmask16 ok = _mm512_mask_cmp_ps_mask(keep, t, _mm512_setzero_ps(), _CMP_NLE_UQ);
+    *cnt += (unsigned)__builtin_popcount((unsigned)ok);
+    if (store) {
+        /* gs, or NaN where t is NaN (t·inf is +inf or NaN; MINPS returns its
+         * second operand when one is NaN) */
+        __m512 gv = _mm512_maskz_min_ps(ok, gsv, _mm512_mul_ps(t, _mm512_set1_ps(INFINITY)));
+        if (live == (__mmask16)0xffff) _mm512_storeu_ps(g, gv);
+        else _mm512_mask_storeu_ps(g, live, gv);
+    }
+    return _mm512_maskz_mov_ps(ok, t);
+}
+
+/* all lanes but the label's, for the block starting at j */
+#define FL_HINGE_KEEP16(y, j) \
+    ((__mmask16) ~((size_t)((y) - (j)) < 16 ? 1u << ((y) - (j)) : 0u))
+
+FL_INLINE double fl_row_hinge_lin_f32(const float *s, float *g, ptrdiff_t n, ptrdiff_t y,
+                                      float delta, float gs, const int store)
+{
+    const __m512 syv = _mm512_set1_ps(s[y]), dv = _mm512_set1_ps(delta);
+    const __m512 gsv = _mm512_set1_ps(gs);
+    fl_vd acc_lo = {0}, acc_hi = {0};
+    unsigned cnt = 0;
+    ptrdiff_t j = 0;
+    for (; j + 32 <= n; j += 32) {
+        __m512 h = fl_hinge_block512_f32(_mm512_loadu_ps(s + j), syv, dv, gsv,
+                                         FL_HINGE_KEEP16(y, j), g + j, 0xffff, store, &cnt);
+        __m512 u = fl_hinge_block512_f32(_mm512_loadu_ps(s + j + 16), syv, dv, gsv,
+                                         FL_HINGE_KEEP16(y, j + 16), g + j + 16, 0xffff, store,
+                                         &cnt);
+        fl_f32_add_wide((fl_vf)_mm512_add_ps(h, u), &acc_lo, &acc_hi);
+    }
+    for (; j < n; j += 16) {
+        const __mmask16 live = n - j >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - j)) - 1u);
+        __m512 h = fl_hinge_block512_f32(_mm512_maskz_loadu_ps(live, s + j), syv, dv, gsv,
+                                         FL_HINGE_KEEP16(y, j) & live, g + j, live, store, &cnt);
+        fl_f32_add_wide((fl_vf)h, &acc_lo, &acc_hi);
+    }
+    const double loss = fl_f64_hsum(acc_lo + acc_hi);
+    if (store) g[y] = loss == loss ? (float)(-(double)gs * cnt) : (float)loss;
+    return loss;
+}
+#else
+/* One block: returns h (NaN kept, 0 where dropped); *gv = gs·[h > 0], NaN where
+ * h is; *cnt -= 1 in the lanes that count (h > 0 or NaN). */
+FL_INLINE fl_vf fl_hinge_block_f32(fl_vf v, fl_vf sy, fl_vf delta, fl_vf gs, fl_vi keep,
+                                   fl_vf *gv, fl_vi *cnt)
+{
+    fl_vf t = v - sy + delta;
+    fl_vi ok = ~(t <= 0.0f) & keep;
+    *cnt += ok;
+    *gv = (fl_vf)((fl_vi)fl_f32_select(t != t, t, gs) & ok);
+    return (fl_vf)((fl_vi)t & ok);
+}
+
+FL_INLINE double fl_row_hinge_lin_f32(const float *s, float *g, ptrdiff_t n, ptrdiff_t y,
+                                      float delta, float gs, const int store)
+{
+    const fl_vi lane = fl_f32_lane_index();
+    const fl_vf syv = fl_f32_splat(s[y]), dv = fl_f32_splat(delta), gsv = fl_f32_splat(gs);
+    fl_vd acc_lo = {0}, acc_hi = {0};
+    fl_vf gv, gu;
+    fl_vi cnt = {0};
+    ptrdiff_t j = 0;
+    for (; j + 2 * FL_NF <= n; j += 2 * FL_NF) {
+        fl_vf h = fl_hinge_block_f32(fl_f32_load(s + j), syv, dv, gsv, lane != (int32_t)(y - j),
+                                     &gv, &cnt);
+        fl_vf u = fl_hinge_block_f32(fl_f32_load(s + j + FL_NF), syv, dv, gsv,
+                                     lane != (int32_t)(y - j - FL_NF), &gu, &cnt);
+        fl_f32_add_wide(h + u, &acc_lo, &acc_hi);
+        if (store) {
+            fl_f32_store(g + j, gv);
+            fl_f32_store(g + j + FL_NF, gu);
+        }
+    }
+    for (; j < n; j += FL_NF) {
+        const ptrdiff_t rem = n - j < FL_NF ? n - j : FL_NF;
+        fl_vf v = rem == FL_NF ? fl_f32_load(s + j) : fl_f32_load_tail(s + j, rem, 0.0f);
+        fl_vf h = fl_hinge_block_f32(v, syv, dv, gsv,
+                                     (lane != (int32_t)(y - j)) & (lane < (int32_t)rem), &gv, &cnt);
+        fl_f32_add_wide(h, &acc_lo, &acc_hi);
         if (store) {
             if (rem == FL_NF) fl_f32_store(g + j, gv);
             else fl_f32_store_tail(g + j, gv, rem);
         }
     }
-    if (store) g[y] = (float)(-(squared ? 2.0 : 1.0) * gs * fl_f64_hsum(aux_lo + aux_hi));
-    return fl_f64_hsum(acc_lo + acc_hi);
+    const double loss = fl_f64_hsum(acc_lo + acc_hi);
+    if (store) {
+        int32_t count = 0;
+        for (int k = 0; k < FL_NF; k++) count -= cnt[k];
+        g[y] = loss == loss ? (float)(-(double)gs * count) : (float)loss;
+    }
+    return loss;
 }
+#endif
 
 FL_INLINE double fl_row_hinge_f32(const float *s, float *g, ptrdiff_t n, ptrdiff_t y,
                                       float delta, int squared, float gs)
 {
     if (squared)
-        return g ? fl_row_hinge_impl_f32(s, g, n, y, delta, gs, 1, 1)
-                 : fl_row_hinge_impl_f32(s, g, n, y, delta, gs, 1, 0);
-    return g ? fl_row_hinge_impl_f32(s, g, n, y, delta, gs, 0, 1)
-             : fl_row_hinge_impl_f32(s, g, n, y, delta, gs, 0, 0);
+        return g ? fl_row_hinge_sq_f32(s, g, n, y, delta, gs, 1)
+                 : fl_row_hinge_sq_f32(s, g, n, y, delta, gs, 0);
+    return g ? fl_row_hinge_lin_f32(s, g, n, y, delta, gs, 1)
+             : fl_row_hinge_lin_f32(s, g, n, y, delta, gs, 0);
 }
 
 /* ---- float64 ------------------------------------------------------------ */
@@ -590,8 +689,9 @@ FL_INLINE void fl_log8_f64(const double *x, double *out)
     for (int k = 0; k < 8; k += FL_ND) fl_f64_store(out + k, fl_f64_log(fl_f64_load(x + k)));
 }
 
-FL_INLINE double fl_row_hinge_impl_f64(const double *s, double *g, ptrdiff_t n, ptrdiff_t y,
-                                       double delta, double gs, const int squared, const int store)
+/* (float64) The squared hinge row: see fl_row_hinge_sq_f32. */
+FL_INLINE double fl_row_hinge_sq_f64(const double *s, double *g, ptrdiff_t n, ptrdiff_t y,
+                                     double delta, double gs, const int store)
 {
     const fl_vl lane = fl_f64_lane_index();
     const double sy = s[y];
@@ -602,35 +702,121 @@ FL_INLINE double fl_row_hinge_impl_f64(const double *s, double *g, ptrdiff_t n, 
         fl_vd t = v - sy + delta;
         fl_vl drop = (t <= 0.0) | (lane == (int64_t)(y - j)) | (lane >= (int64_t)rem);
         fl_vd h = (fl_vd)((fl_vl)t & ~drop);
-        fl_vl pos = h > 0.0;
-        fl_vd gv;
-        if (squared) {
-            acc += h * h;
-            aux += h;
-            gv = (2.0 * gs) * h;
-        } else {
-            fl_vd ind = fl_f64_select(h != h, h, (fl_vd)((fl_vl)fl_f64_splat(1.0) & pos));
-            acc += h;
-            aux += ind;
-            gv = gs * ind;
+        acc += h * h;
+        aux += h;
+        if (store) {
+            fl_vd gv = (2.0 * gs) * h;
+            if (rem == FL_ND) fl_f64_store(g + j, gv);
+            else fl_f64_store_tail(g + j, gv, rem);
         }
+    }
+    if (store) g[y] = -2.0 * gs * fl_f64_hsum(aux);
+    return fl_f64_hsum(acc);
+}
+
+/* (float64) The plain hinge row: see fl_row_hinge_lin_f32 (no widening here). */
+#if FL_X86 && defined(__AVX512F__)
+FL_INLINE __m512d fl_hinge_block512_f64(__m512d v, __m512d syv, __m512d dv, __m512d gsv,
+                                        __mmask8 keep, double *g, __mmask8 live,
+                                        const int store, unsigned *cnt)
+{
+    __m512d t = _mm512_add_pd(_mm512_sub_pd(v, syv), dv);
+    __mmask8 ok = _mm512_mask_cmp_pd_mask(keep, t, _mm512_setzero_pd(), _CMP_NLE_UQ);
+    *cnt += (unsigned)__builtin_popcount((unsigned)ok);
+    if (store) {
+        __m512d gv = _mm512_maskz_min_pd(ok, gsv, _mm512_mul_pd(t, _mm512_set1_pd(INFINITY)));
+        if (live == (__mmask8)0xff) _mm512_storeu_pd(g, gv);
+        else _mm512_mask_storeu_pd(g, live, gv);
+    }
+    return _mm512_maskz_mov_pd(ok, t);
+}
+
+#define FL_HINGE_KEEP8(y, j) \
+    ((__mmask8) ~((size_t)((y) - (j)) < 8 ? 1u << ((y) - (j)) : 0u))
+
+FL_INLINE double fl_row_hinge_lin_f64(const double *s, double *g, ptrdiff_t n, ptrdiff_t y,
+                                      double delta, double gs, const int store)
+{
+    const __m512d syv = _mm512_set1_pd(s[y]), dv = _mm512_set1_pd(delta);
+    const __m512d gsv = _mm512_set1_pd(gs);
+    __m512d acc = _mm512_setzero_pd(), acc1 = acc;
+    unsigned cnt = 0;
+    ptrdiff_t j = 0;
+    for (; j + 16 <= n; j += 16) {
+        acc = _mm512_add_pd(acc, fl_hinge_block512_f64(_mm512_loadu_pd(s + j), syv, dv, gsv,
+                                                       FL_HINGE_KEEP8(y, j), g + j, 0xff,
+                                                       store, &cnt));
+        acc1 = _mm512_add_pd(acc1, fl_hinge_block512_f64(_mm512_loadu_pd(s + j + 8), syv, dv,
+                                                         gsv, FL_HINGE_KEEP8(y, j + 8), g + j + 8,
+                                                         0xff, store, &cnt));
+    }
+    for (; j < n; j += 8) {
+        const __mmask8 live = n - j >= 8 ? (__mmask8)0xff : (__mmask8)((1u << (n - j)) - 1u);
+        acc = _mm512_add_pd(acc, fl_hinge_block512_f64(_mm512_maskz_loadu_pd(live, s + j), syv,
+                                                       dv, gsv, FL_HINGE_KEEP8(y, j) & live,
+                                                       g + j, live, store, &cnt));
+    }
+    const double loss = fl_f64_hsum((fl_vd)_mm512_add_pd(acc, acc1));
+    if (store) g[y] = loss == loss ? -gs * cnt : loss;
+    return loss;
+}
+#else
+FL_INLINE fl_vd fl_hinge_block_f64(fl_vd v, fl_vd sy, fl_vd delta, fl_vd gs, fl_vl keep,
+                                   fl_vd *gv, fl_vl *cnt)
+{
+    fl_vd t = v - sy + delta;
+    fl_vl ok = ~(t <= 0.0) & keep;
+    *cnt += ok;
+    *gv = (fl_vd)((fl_vl)fl_f64_select(t != t, t, gs) & ok);
+    return (fl_vd)((fl_vl)t & ok);
+}
+
+FL_INLINE double fl_row_hinge_lin_f64(const double *s, double *g, ptrdiff_t n, ptrdiff_t y,
+                                      double delta, double gs, const int store)
+{
+    const fl_vl lane = fl_f64_lane_index();
+    const fl_vd syv = fl_f64_splat(s[y]), dv = fl_f64_splat(delta), gsv = fl_f64_splat(gs);
+    fl_vd acc = {0}, acc1 = {0}, gv, gu;
+    fl_vl cnt = {0};
+    ptrdiff_t j = 0;
+    for (; j + 2 * FL_ND <= n; j += 2 * FL_ND) {
+        acc += fl_hinge_block_f64(fl_f64_load(s + j), syv, dv, gsv, lane != (int64_t)(y - j),
+                                  &gv, &cnt);
+        acc1 += fl_hinge_block_f64(fl_f64_load(s + j + FL_ND), syv, dv, gsv,
+                                   lane != (int64_t)(y - j - FL_ND), &gu, &cnt);
+        if (store) {
+            fl_f64_store(g + j, gv);
+            fl_f64_store(g + j + FL_ND, gu);
+        }
+    }
+    for (; j < n; j += FL_ND) {
+        const ptrdiff_t rem = n - j < FL_ND ? n - j : FL_ND;
+        fl_vd v = rem == FL_ND ? fl_f64_load(s + j) : fl_f64_load_tail(s + j, rem, 0.0);
+        acc += fl_hinge_block_f64(v, syv, dv, gsv,
+                                  (lane != (int64_t)(y - j)) & (lane < (int64_t)rem), &gv, &cnt);
         if (store) {
             if (rem == FL_ND) fl_f64_store(g + j, gv);
             else fl_f64_store_tail(g + j, gv, rem);
         }
     }
-    if (store) g[y] = -(squared ? 2.0 : 1.0) * gs * fl_f64_hsum(aux);
-    return fl_f64_hsum(acc);
+    const double loss = fl_f64_hsum(acc + acc1);
+    if (store) {
+        int64_t count = 0;
+        for (int k = 0; k < FL_ND; k++) count -= cnt[k];
+        g[y] = loss == loss ? -gs * (double)count : loss;
+    }
+    return loss;
 }
+#endif
 
 FL_INLINE double fl_row_hinge_f64(const double *s, double *g, ptrdiff_t n, ptrdiff_t y,
                                       double delta, int squared, double gs)
 {
     if (squared)
-        return g ? fl_row_hinge_impl_f64(s, g, n, y, delta, gs, 1, 1)
-                 : fl_row_hinge_impl_f64(s, g, n, y, delta, gs, 1, 0);
-    return g ? fl_row_hinge_impl_f64(s, g, n, y, delta, gs, 0, 1)
-             : fl_row_hinge_impl_f64(s, g, n, y, delta, gs, 0, 0);
+        return g ? fl_row_hinge_sq_f64(s, g, n, y, delta, gs, 1)
+                 : fl_row_hinge_sq_f64(s, g, n, y, delta, gs, 0);
+    return g ? fl_row_hinge_lin_f64(s, g, n, y, delta, gs, 1)
+             : fl_row_hinge_lin_f64(s, g, n, y, delta, gs, 0);
 }
 
 /* ---- binary losses, the sigmoid, soft targets, Crammer–Singer ----------- */
