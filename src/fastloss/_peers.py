@@ -94,6 +94,15 @@ FUNCTIONS = {
     "sigmoid": "floor_np.exp",
     "sgd_update": "floor_np.copyto",
 }
+#: The functions each implementation has (elsewhere it shows as "—").
+SUPPORTS = {
+    "fastloss": frozenset(FUNCTIONS),
+    "reference": frozenset(FUNCTIONS),
+    "torch": frozenset(FUNCTIONS) - {"multiclass_hinge[crammer_singer]", "binary_hinge"},
+    "sklearn": frozenset({"softmax_cross_entropy", "sigmoid_cross_entropy"}),
+    "jax": frozenset(FUNCTIONS) - {"sgd_update"},
+    **{floor: frozenset(f for f, fl in FUNCTIONS.items() if fl == floor) for floor in FLOORS},
+}
 #: Functions on (N,) arrays; the others take (N, C) scores.
 ELEMENTWISE = frozenset({"binary_hinge", "sigmoid_cross_entropy", "sigmoid", "sgd_update"})
 #: sgd_update's hyper-parameters (a momentum step, torch's rule).
@@ -105,7 +114,7 @@ _XLA_ONE_THREAD = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threa
 def installed(peer):
     """Whether ``peer`` (one of :data:`PEERS`) can be imported; no import is done."""
     module = MODULES[peer]
-    if module is None or module in sys.modules:
+    if module is None or sys.modules.get(module) is not None:
         return True
     try:
         return importlib.util.find_spec(module) is not None
@@ -222,27 +231,33 @@ class Problem:
         """``function dtype (shape) threads=k``: the pytest-benchmark group of this case."""
         return f"{self.function} {self.dtype} {self.shape} threads={self.threads}"
 
-    @functools.cached_property
+    @property
     def inputs(self):
         """(scores, targets): read-only arrays (for ``sgd_update``: (param, grad))."""
-        rng = np.random.default_rng(self.seed)
-        if self.name == "sgd_update":
-            arrays = (rng.standard_normal(self.shape).astype(self.dtype),
-                      rng.standard_normal(self.shape).astype(self.dtype))
-        else:
-            scores = (3.0 * rng.standard_normal(self.shape)).astype(self.dtype)
-            high = self.shape[1] if len(self.shape) == 2 else 2
-            y = rng.integers(0, high, size=self.shape[0], dtype=np.int64)
-            if self.option == "soft":
-                z = np.random.default_rng(self.seed + 1).standard_normal(self.shape)
-                t = np.exp(z - z.max(axis=1, keepdims=True))
-                y = (t / t.sum(axis=1, keepdims=True)).astype(self.dtype)
-            elif self.name == "binary_hinge":
-                y = 2 * y - 1
-            arrays = (scores, y)
-        for a in arrays:
-            a.flags.writeable = False
-        return arrays
+        return _inputs(self.function, self.dtype, self.shape, self.seed)
+
+
+@functools.lru_cache(maxsize=4)
+def _inputs(function, dtype, shape, seed):
+    """The inputs of :class:`Problem` (the last few kept, whatever the thread count)."""
+    name, _, option = function.rstrip("]").partition("[")
+    rng = np.random.default_rng(seed)
+    if name == "sgd_update":
+        arrays = (rng.standard_normal(shape).astype(dtype), rng.standard_normal(shape).astype(dtype))
+    else:
+        scores = (3.0 * rng.standard_normal(shape)).astype(dtype)
+        high = shape[1] if len(shape) == 2 else 2
+        y = rng.integers(0, high, size=shape[0], dtype=np.int64)
+        if option == "soft":
+            z = np.random.default_rng(seed + 1).standard_normal(shape)
+            t = np.exp(z - z.max(axis=1, keepdims=True))
+            y = (t / t.sum(axis=1, keepdims=True)).astype(dtype)
+        elif name == "binary_hinge":
+            y = 2 * y - 1
+        arrays = (scores, y)
+    for a in arrays:
+        a.flags.writeable = False
+    return arrays
 
 
 def _torch_tensor(a):
@@ -312,8 +327,6 @@ def _make_torch(problem):
                "log_softmax": functools.partial(torch.log_softmax, dim=-1),
                "sigmoid": torch.sigmoid}[name]
         return functools.partial(act, _torch_tensor(x_np))
-    if problem.option == "crammer_singer" or name == "binary_hinge":
-        return None
     x = _torch_tensor(x_np).requires_grad_()
     if name == "softmax_cross_entropy":
         t = _torch_tensor(y_np)  # int64 labels or float soft targets
@@ -342,10 +355,8 @@ def _make_sklearn(problem):
 
     if problem.function == "softmax_cross_entropy":
         loss = sk_loss.HalfMultinomialLoss(n_classes=problem.shape[1])
-    elif problem.function == "sigmoid_cross_entropy":
+    else:  # sigmoid_cross_entropy
         loss = sk_loss.HalfBinomialLoss()
-    else:
-        return None
     x, y = problem.inputs
     return functools.partial(
         loss.loss_gradient, y_true=y.astype(problem.dtype), raw_prediction=x,
@@ -402,10 +413,9 @@ def _jax_functions():
 
 
 def _make_jax(problem):
-    fn = _jax_functions().get(problem.function)
-    if fn is None:
-        return None
     import jax
+
+    fn = _jax_functions()[problem.function]
 
     x, y = problem.inputs
     if problem.name in ("binary_hinge", "sigmoid_cross_entropy"):
@@ -420,8 +430,6 @@ def _make_jax(problem):
 
 
 def _make_floor(ufunc_name, problem):
-    if FUNCTIONS[problem.function] != ufunc_name:
-        return None
     x = problem.inputs[0]
     buf = np.empty_like(x)
     if ufunc_name == "floor_np.exp":
@@ -449,7 +457,14 @@ def make(impl, problem):
     """
     if impl not in _MAKERS:
         raise ValueError(f"impl must be one of {IMPLS}, got {impl!r}")
+    if problem.function not in SUPPORTS[impl]:
+        return None
     return _MAKERS[impl](problem)
+
+
+def impls_for(function):
+    """The implementations that have ``function`` (installed or not), in :data:`IMPLS` order."""
+    return [impl for impl in IMPLS if function in SUPPORTS[impl]]
 
 
 def as_numpy(value):
