@@ -134,21 +134,23 @@ def _table_row(r):
 
 
 def _header(env, repeats):
-    peers = env["peers"]
-    installed = [f"{p} {v}" for p, v in peers.items() if v is not None and p != "reference"]
+    peers, t = env["peers"], env["threads"]
+    threads = {
+        "torch": f"{t} thread{'s' * (t > 1)}",
+        "sklearn": f"n_threads={t}",
+        "jax": "1 thread via XLA_FLAGS" if env["jax_threads"] == "1" else "XLA's default threads",
+    }
+    installed = [f"{p} {v} ({threads[p]})" for p, v in peers.items() if v is not None and p in threads]
     absent = [p for p, v in peers.items() if v is None]
-    jax = ""
-    if peers.get("jax") is not None:
-        jax = f", JAX {'1 (XLA_FLAGS)' if env['jax_threads'] == '1' else 'XLA default'}"
     return (
         f"fastloss {env['fastloss']}  |  numpy {env['numpy']}  |  Python {env['python']} on "
         f"{env['machine']}\n"
         f"code path: kernel ISA {env['kernel_isa']} (usable: {', '.join(env['available_isas'])}), "
         f"OpenMP {'on' if env['openmp'] else 'off'}, threads {env['fastloss_threads']} "
         f"(arrays below {env['parallel_min_elements']} elements: 1)\n"
-        f"peers: {', '.join(installed) or 'none installed'}"
-        + (f"  (not installed: {', '.join(absent)})" if absent else "")
-        + f"; threads: torch {env['threads']}, sklearn n_threads={env['threads']}{jax}\n"
+        f"peers: {', '.join(installed) or 'none'}"
+        + (f"; not installed: {', '.join(absent)}" if absent else "")
+        + "\n"
         f"median time per call of up to {repeats} samples (each >= "
         f"{_timing.MIN_SAMPLE_TIME * 1e3:g} ms), all implementations interleaved; fastloss "
         "writes into out=.\n"
