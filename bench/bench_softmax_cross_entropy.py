@@ -1,44 +1,22 @@
-"""fastloss.softmax_cross_entropy against its NumPy reference and the np.exp floor.
+"""fastloss.softmax_cross_entropy against its NumPy reference, torch, scikit-learn, JAX and np.exp.
 
-Defaults: reduction="mean", no weights, no smoothing, gradient included.
-Each group is one (dtype, shape); see conftest.py.
+Defaults: reduction="mean", no weights, no smoothing, gradient included
+(scikit-learn's HalfMultinomialLoss gives the per-row losses and gradients:
+see fastloss._peers).  The target shapes, float32 and float64, 1 and 2
+threads; soft targets on the smaller shapes, one thread.  Each group is one
+case; see conftest.py.
 """
 
-import functools
-
-import numpy as np
 import pytest
 
-import fastloss
-from fastloss import reference
-
-from conftest import soft_targets
-
-FUNCTION = "softmax_cross_entropy"
-
-IMPLS = {
-    # loss + gradient, the gradient written into a preallocated buffer
-    "fastloss": lambda c: functools.partial(fastloss.softmax_cross_entropy, c.scores, c.y, out=c.out),
-    # loss + gradient, allocating, as a user would call it
-    "reference": lambda c: functools.partial(reference.softmax_cross_entropy, c.scores, c.y),
-    # one exp per element into a preallocated buffer
-    "floor_np.exp": lambda c: functools.partial(np.exp, c.scores, out=c.out),
-}
+from conftest import SHAPES, TARGET_SHAPES, cases
 
 
-@pytest.mark.parametrize("impl", list(IMPLS))
-def test_softmax_cross_entropy(bench, case, impl):
-    bench(FUNCTION, impl, IMPLS[impl](case))
+@pytest.mark.parametrize("problem,impl", cases("softmax_cross_entropy", TARGET_SHAPES))
+def test_softmax_cross_entropy(bench, problem, impl):
+    bench(problem, impl)
 
 
-SOFT_IMPLS = {
-    "fastloss": lambda c, t: functools.partial(fastloss.softmax_cross_entropy, c.scores, t, out=c.out),
-    "reference": lambda c, t: functools.partial(reference.softmax_cross_entropy, c.scores, t),
-    "floor_np.exp": lambda c, t: functools.partial(np.exp, c.scores, out=c.out),
-}
-
-
-@pytest.mark.parametrize("impl", list(SOFT_IMPLS))
-def test_softmax_cross_entropy_soft_targets(bench, case, impl):
-    t = soft_targets(case.scores.shape, case.scores.dtype.name)
-    bench(FUNCTION + "[soft]", impl, SOFT_IMPLS[impl](case, t))
+@pytest.mark.parametrize("problem,impl", cases("softmax_cross_entropy[soft]", SHAPES, threads=(1,)))
+def test_softmax_cross_entropy_soft_targets(bench, problem, impl):
+    bench(problem, impl)

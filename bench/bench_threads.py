@@ -29,5 +29,5 @@ def test_threads(benchmark, function, shape, threads):
     benchmark.group = f"{function} float32 {shape[0]}x{shape[1]}"
     with fl.threads(threads):
         benchmark.pedantic(fn, args=(scores, y), kwargs={"out": out}, rounds=30,
-                           iterations=1 if shape[0] * shape[1] >= 10**6 else 100,
+                           iterations=1 if shape[0] * shape[1] >= 10**5 else 100,
                            warmup_rounds=2)

@@ -8,25 +8,44 @@ Commands
     the compiler and flags, OpenMP state.  ``--json`` for machine reading.
 
 ``bench`` (the default when no command is given)
-    Time every kernel -- ``softmax_cross_entropy``, ``multiclass_hinge``,
-    ``softmax``, ``log_softmax`` -- against its plain-NumPy twin in
-    :mod:`fastloss.reference` on a few shapes, and print a table of the median
-    time per call of each, the speed-up (reference / fastloss) and fastloss's
-    nanoseconds per element.  The fastloss calls write into a preallocated
-    ``out=`` buffer; the reference is called as a user would call it.
+    Time every kernel -- ``softmax_cross_entropy`` (also with soft targets),
+    ``multiclass_hinge`` (also Crammer–Singer), ``softmax``, ``log_softmax``,
+    ``binary_hinge``, ``sigmoid_cross_entropy``, ``sigmoid`` -- and
+    ``sgd_update`` against its plain-NumPy twin in :mod:`fastloss.reference`,
+    against PyTorch, scikit-learn and JAX when they are installed, and against
+    a one-pass floor (``np.exp`` or ``np.copyto`` over the same array), on the
+    issue's target shapes (softmax cross-entropy and hinge at (128, 10),
+    (4096, 10), (65536, 10), (4096, 100), (1024, 1000), (16384, 1000); the
+    other multiclass kernels on the first, second, fourth and fifth of these;
+    N = 1e4 and 1e6 for the elementwise ones; 1e5, 1e6, 1e7 parameters for
+    ``sgd_update``).  Prints, per case, fastloss's median time per call and
+    per element, **peer time / fastloss time** for each peer (above 1x
+    fastloss is faster; "—" where the peer is not installed or has no such
+    function) and **fastloss time / floor time**; the header names the code
+    path (the kernel build, ``fastloss.kernel_isa()``, OpenMP and the threads)
+    and the peers' versions.  What each peer computes exactly (forward and
+    backward, per-row or mean) is in :mod:`fastloss._peers`.  fastloss writes
+    into a preallocated ``out=`` buffer; the reference is called as a user
+    would call it.
 
     The measurement (see :mod:`fastloss._timing`) interleaves the samples of
-    fastloss and of the reference so that machine noise hits both.  On a
+    all implementations of a case so that machine noise hits all alike.  On a
     shared machine absolute times drift from run to run; the **ratios** are
-    the meaningful figures.
+    the meaningful figures.  The full run takes a few minutes.
 
-    Options: ``--quick`` (two shapes, fewer samples: a few seconds),
-    ``--dtype float32|float64|both`` (default float32), ``--json FILE``
-    (also write every figure, with versions and machine, as JSON).
+    Options: ``--quick`` (shapes (128, 10) and (4096, 100), N = 1e6, fewer
+    samples: well under a minute), ``--dtype float32|float64|both`` (default
+    float32), ``--threads N`` (threads of fastloss, torch and scikit-learn;
+    default 1, as the targets are single-threaded), ``--json FILE`` (also
+    write every figure, with versions, machine and code path, as JSON),
+    ``--plot FILE`` (a PNG bar chart of fastloss's speed-up over each peer,
+    per case, log scale; needs matplotlib: ``pip install 'fastloss[plot]'``).
 
-    The environment variable ``FASTLOSS_ISA`` (``baseline``, ``avx2``,
-    ``avx512``) times a given kernel build instead of the one chosen for this
-    CPU.
+    JAX reads its thread settings once, at import: with ``--threads 1``,
+    ``XLA_FLAGS`` asks it for one thread (unless it is already set); with
+    more, it runs with XLA's default.  The environment variable
+    ``FASTLOSS_ISA`` (``baseline``, ``avx2``, ``avx512``) times a given kernel
+    build instead of the one chosen for this CPU.
 
 ``train``
     Train :class:`fastloss.LinearClassifier` with the softmax and the hinge
@@ -45,7 +64,13 @@ import sys
 
 import numpy as np
 
+# These import no peer: torch, sklearn and jax are imported only when the bench runs.
+from . import _peers, _plotting, _timing
+
 DEFAULT_COMMAND = "bench"
+#: Columns of the bench table: the peers (peer / fastloss) and the floors (fastloss / floor).
+_PEER_COLUMNS = _peers.PEERS
+_FLOOR_COLUMNS = _peers.FLOORS
 
 
 def _micro():
@@ -66,15 +91,21 @@ def _fmt_us(seconds):
     return f"{us:.2f}"
 
 
+def _fmt_ratio(r):
+    if r is None:
+        return "—"
+    return f"{r:.0f}x" if r >= 100 else f"{r:.1f}x" if r >= 1 else f"{r:.2f}x"
+
+
 _COLUMNS = (
     # title, width, align
-    ("kernel", 32, "<"),
+    ("function", 32, "<"),
     ("dtype", 7, "<"),
-    ("shape", 11, "<"),
+    ("shape", 12, "<"),
     ("fastloss {u}s", 12, ">"),
-    ("reference {u}s", 13, ">"),
-    ("speed-up", 8, ">"),
     ("ns/elem", 7, ">"),
+) + tuple((impl, max(len(impl), 6), ">") for impl in _PEER_COLUMNS) + tuple(
+    (f"/{floor.removeprefix('floor_')}", 10, ">") for floor in _FLOOR_COLUMNS
 )
 
 
@@ -92,46 +123,79 @@ def _table_header():
 def _table_row(r):
     return _line(
         (
-            r.kernel,
+            r.function,
             r.dtype,
             str(tuple(r.shape)),
             _fmt_us(r.fastloss.median),
-            _fmt_us(r.reference.median),
-            f"{r.speedup:.1f}x",
             f"{r.ns_per_element:.2f}",
+            *(_fmt_ratio(r.ratio(impl)) for impl in _PEER_COLUMNS + _FLOOR_COLUMNS),
         )
     )
 
 
+def _header(env, repeats):
+    peers, t = env["peers"], env["threads"]
+    threads = {
+        "torch": f"{t} thread{'s' * (t > 1)}",
+        "sklearn": f"n_threads={t}",
+        "jax": "1 thread via XLA_FLAGS" if env["jax_threads"] == "1" else "XLA's default threads",
+    }
+    installed = [f"{p} {v} ({threads[p]})" for p, v in peers.items() if v is not None and p in threads]
+    absent = [p for p, v in peers.items() if v is None]
+    return (
+        f"fastloss {env['fastloss']}  |  numpy {env['numpy']}  |  Python {env['python']} on "
+        f"{env['machine']}\n"
+        f"code path: kernel ISA {env['kernel_isa']} (usable: {', '.join(env['available_isas'])}), "
+        f"OpenMP {'on' if env['openmp'] else 'off'}, threads {env['fastloss_threads']} "
+        f"(arrays below {env['parallel_min_elements']} elements: 1)\n"
+        f"peers: {', '.join(installed) or 'none'}"
+        + (f"; not installed: {', '.join(absent)}" if absent else "")
+        + "\n"
+        f"median time per call of up to {repeats} samples (each >= "
+        f"{_timing.MIN_SAMPLE_TIME * 1e3:g} ms), all implementations interleaved; fastloss "
+        "writes into out=.\n"
+        "peer columns: peer time / fastloss time (above 1x: fastloss is faster); /np.exp, "
+        "/np.copyto: fastloss time / that one-pass floor.\n"
+        "—: peer not installed or without that function. On a shared machine the ratios, "
+        "not the absolute times, are the meaningful figures.\n"
+    )
+
+
+def _positive_int(text):
+    """argparse type: an int >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {value}")
+    return value
+
+
 def cmd_bench(args):
-    """``bench``: print the timing table (and write it as JSON if asked)."""
-    from . import _timing
+    """``bench``: print the timing table (and write it as JSON / plot it if asked)."""
+    if args.plot:
+        _plotting.pyplot()  # fail now, not after the run, if matplotlib is missing
 
     dtypes = ("float32", "float64") if args.dtype == "both" else (args.dtype,)
-    shapes = _timing.QUICK_SHAPES if args.quick else _timing.SHAPES
-    binary_sizes = _timing.QUICK_BINARY_SIZES if args.quick else _timing.BINARY_SIZES
-    repeats = _timing.QUICK_REPEATS if args.quick else _timing.REPEATS
+    if args.quick:
+        cases, repeats = _timing.QUICK_CASES, _timing.QUICK_REPEATS
+        max_time, min_repeats = _timing.QUICK_MAX_CASE_TIME, _timing.QUICK_MIN_REPEATS
+    else:
+        cases, repeats = _timing.CASES, _timing.REPEATS
+        max_time, min_repeats = _timing.MAX_CASE_TIME, _timing.MIN_REPEATS
 
-    env = _timing.environment()
-    print(
-        f"fastloss {env['fastloss']}  |  numpy {env['numpy']}  |  kernel ISA: {env['kernel_isa']}"
-        f" (usable: {', '.join(env['available_isas'])})  |  Python {env['python']}"
-        f" on {env['machine']}"
-    )
-    print(
-        f"median time per call of {repeats} samples (each >= "
-        f"{_timing.MIN_SAMPLE_TIME * 1e3:g} ms), fastloss and reference interleaved; "
-        "fastloss writes into out=.\n"
-        "speed-up = reference / fastloss. On a shared machine the ratios, not the "
-        "absolute times, are the meaningful figures.\n"
-    )
+    _peers.pin_jax_threads(args.threads)  # before anything imports jax
+    env = _timing.environment(args.threads)
+    print(_header(env, repeats))
     print(_table_header(), flush=True)
 
     results = []
     interrupted = False
     try:
-        for r in _timing.run(_timing.KERNELS, dtypes, shapes, repeats=repeats,
-                             binary_sizes=binary_sizes):
+        for r in _timing.run(cases, dtypes, threads=args.threads, repeats=repeats,
+                             min_sample_time=_timing.MIN_SAMPLE_TIME, max_time=max_time,
+                             min_repeats=min_repeats):
             results.append(r)
             print(_table_row(r), flush=True)
     except KeyboardInterrupt:  # keep (and write) what was measured
@@ -144,12 +208,15 @@ def cmd_bench(args):
             "settings": {
                 "quick": args.quick,
                 "dtypes": list(dtypes),
-                "shapes": [list(s) for s in shapes],
-                "binary_sizes": list(binary_sizes),
+                "threads": args.threads,
+                "cases": {f: [list(s) for s in shapes] for f, shapes in cases.items()},
                 "repeats": repeats,
+                "min_repeats": min_repeats,
+                "max_case_time_s": max_time,
                 "min_sample_time_s": _timing.MIN_SAMPLE_TIME,
                 "statistic": "median of per-call times",
-                "speedup": "reference / fastloss",
+                "ratios": "peer / fastloss for reference, torch, sklearn, jax; "
+                          "fastloss / floor for floor_np.exp, floor_np.copyto",
             },
             "results": [r.to_dict() for r in results],
         }
@@ -157,6 +224,9 @@ def cmd_bench(args):
             json.dump(doc, f, indent=2)
             f.write("\n")
         print(f"\nwrote {args.json}")
+    if args.plot and results:
+        _plotting.speedup_chart(results, args.plot, env)
+        print(f"wrote {args.plot}")
     return 130 if interrupted else 0
 
 
@@ -178,18 +248,22 @@ def build_parser():
 
     bench = commands.add_parser(
         "bench",
-        help="time every kernel against the NumPy reference (default)",
-        description="Time every fastloss kernel against its NumPy reference twin and "
-        "print the median time per call, the speed-up (reference / fastloss) and "
-        "fastloss's ns per element. On a shared machine the ratios, not the absolute "
-        "times, are the meaningful figures.",
+        help="time every kernel against the NumPy reference, torch, scikit-learn, JAX (default)",
+        description="Time every fastloss kernel and sgd_update against its NumPy reference "
+        "twin and, when installed, PyTorch, scikit-learn and JAX, and against the np.exp / "
+        "np.copyto floors, interleaved. Prints fastloss's time per call and per element, "
+        "peer time / fastloss time for each peer and fastloss time / floor time. On a shared "
+        "machine the ratios, not the absolute times, are the meaningful figures.",
         epilog="FASTLOSS_ISA=baseline|avx2|avx512 in the environment times that kernel "
-        "build instead of the one chosen for this CPU.",
+        "build instead of the one chosen for this CPU. JAX reads its thread settings at "
+        "import: with --threads 1 XLA_FLAGS asks it for one thread, otherwise it runs with "
+        "XLA's default.",
     )
     bench.add_argument(
         "--quick",
         action="store_true",
-        help="two shapes, (128, 10) and (4096, 100), and fewer samples: a few seconds",
+        help="shapes (128, 10) and (4096, 100), N = 1e6 for the elementwise functions and "
+        "sgd_update, and fewer samples: well under a minute",
     )
     bench.add_argument(
         "--dtype",
@@ -198,7 +272,20 @@ def build_parser():
         help="dtype of the scores (default: %(default)s)",
     )
     bench.add_argument(
+        "--threads",
+        type=_positive_int,
+        default=1,
+        metavar="N",
+        help="threads of fastloss, torch and scikit-learn (default: %(default)s)",
+    )
+    bench.add_argument(
         "--json", metavar="FILE", help="also write every figure, with versions, to FILE as JSON"
+    )
+    bench.add_argument(
+        "--plot",
+        metavar="FILE",
+        help="also draw fastloss's speed-up over each peer, per case, as a PNG bar chart "
+        "(needs matplotlib: pip install 'fastloss[plot]')",
     )
     bench.set_defaults(func=cmd_bench)
 

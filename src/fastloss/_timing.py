@@ -1,24 +1,24 @@
-"""Time the fastloss kernels against their NumPy reference (``python -m fastloss``).
+"""Time fastloss against its NumPy twin, its peers and the floors (``python -m fastloss bench``).
 
 What is measured
 ----------------
-For each public kernel (``softmax_cross_entropy``, also with soft targets,
-``multiclass_hinge``, also Crammer–Singer, ``softmax``, ``log_softmax`` on
-(N, C); ``binary_hinge``, ``sigmoid_cross_entropy``, ``sigmoid`` on (N,)),
-dtype and shape, two callables on the same inputs (scores ~ 3·N(0, 1) from a
-seeded generator, labels uniform in [0, C), or 0/1 and ±1 for the binary
-losses):
+Each *case* is a function (every public kernel, also the soft-target
+cross-entropy and the Crammer–Singer hinge, and ``sgd_update``), a dtype, a
+shape and a thread count: a :class:`fastloss._peers.Problem`.  On its inputs
+(seeded; see there) every implementation of :mod:`fastloss._peers` that is
+installed and has the function is timed:
 
-* **fastloss** -- the public function, i.e. argument validation plus the
-  compiled kernel, writing into a preallocated ``out=`` buffer, so the figure
-  is the kernel and the fixed per-call overhead, not the allocation of the
-  result;
+* **fastloss** -- the public function with its defaults (``reduction="mean"``,
+  gradient included), i.e. argument validation plus the compiled kernel,
+  writing into a preallocated ``out=`` buffer, so the figure is the kernel and
+  the fixed per-call overhead, not the allocation of the result;
 * **reference** -- its plain-NumPy twin in :mod:`fastloss.reference`, called
-  the way a user would call it (without ``out=``; allocating its result and
-  temporaries is part of what it costs).
-
-The losses are timed with their defaults: ``reduction="mean"``, no weights,
-gradient included.
+  the way a user would call it (allocating its result and temporaries);
+* **torch**, **sklearn**, **jax** -- the peers, when installed (forward and
+  backward; what exactly each computes is in :mod:`fastloss._peers`);
+* a **floor** -- ``np.exp`` (softmax and sigmoid families) or ``np.copyto``
+  (hinge losses, ``sgd_update``) over the same array: one pass that reads and
+  writes every element.
 
 How
 ---
@@ -26,26 +26,29 @@ With :func:`time.perf_counter`, for each callable: a few warm-up calls, then
 the number of inner loops is chosen so that one *sample* (that many calls back
 to back) lasts at least ``min_sample_time`` (2 ms by default), far above the
 clock's resolution and the loop's own overhead.  Then ``repeats`` samples of
-each callable are taken, **interleaved** -- fastloss, reference, reference,
-fastloss, ... -- so that a burst of load from other processes, a change of
-clock frequency or of cache state falls on both alike.  The reported time is
-the median of the per-call times of the samples (the median shrugs off the
-samples a preemption spoiled; the mean does not).  The garbage collector is
-off while timing, as in :mod:`timeit`.
+each callable are taken, **interleaved** -- fastloss, reference, torch, ...,
+then the reverse order -- so that a burst of load from other processes, a
+change of clock frequency or of cache state falls on all alike.  Where a
+round of samples is long (large shapes, slow peers), fewer rounds are taken,
+so that a case's sampling lasts about ``max_time`` (never fewer than
+``min_repeats`` rounds).  The reported time is the median of the per-call
+times of the samples (the median shrugs off the samples a preemption spoiled;
+the mean does not).  The garbage collector is off while timing, as in
+:mod:`timeit`.
 
 Reading the numbers
 -------------------
 On a shared or virtualised machine absolute times drift by tens of percent
 from one run to the next (other tenants, turbo and thermal limits, noisy
-neighbours on the memory bus).  The **ratio** reference / fastloss, measured
-interleaved on the same inputs, is far more stable, and it is the meaningful
-figure; absolute microseconds are only comparable within one run.  The
-nanoseconds per element (fastloss time / (N·C)) show how the per-call
-overhead is amortised as the arrays grow.
+neighbours on the memory bus).  The **ratios**, measured interleaved on the
+same inputs, are far more stable, and they are the meaningful figures:
+peer / fastloss (above 1: fastloss is faster) and fastloss / floor (how many
+one-pass sweeps of the array fastloss costs); absolute microseconds are only
+comparable within one run.  The nanoseconds per element (fastloss time /
+elements) show how the per-call overhead is amortised as the arrays grow.
 """
 
 import dataclasses
-import functools
 import gc
 import itertools
 import math
@@ -56,25 +59,42 @@ import time
 
 import numpy as np
 
-#: Multiclass kernels timed, in table order (``name[option]``: the kernel with that option).
-KERNELS = (
-    "softmax_cross_entropy",
-    "softmax_cross_entropy[soft]",
-    "multiclass_hinge",
-    "multiclass_hinge[crammer_singer]",
-    "softmax",
-    "log_softmax",
-)
-#: Shapes (N, C) of the full run and of ``--quick``.
+from . import _peers
+
+#: The target shapes (N, C) of the softmax cross-entropy and the hinge (issue 5).
+TARGET_SHAPES = ((128, 10), (4096, 10), (65536, 10), (4096, 100), (1024, 1000), (16384, 1000))
+#: Shapes (N, C) of the other multiclass functions.
 SHAPES = ((128, 10), (4096, 10), (4096, 100), (1024, 1000))
-QUICK_SHAPES = ((128, 10), (4096, 100))
-#: Binary (elementwise) kernels, timed on (N,) arrays of these sizes.
-BINARY_KERNELS = ("binary_hinge", "sigmoid_cross_entropy", "sigmoid")
+#: Sizes N of the elementwise functions (binary losses, sigmoid) and of sgd_update.
 BINARY_SIZES = (10_000, 1_000_000)
-QUICK_BINARY_SIZES = (1_000_000,)
-#: Samples per callable (full run, quick run).
+SGD_SIZES = (100_000, 1_000_000, 10_000_000)
+
+#: The cases of the full run, in table order: function -> shapes.
+CASES = {
+    "softmax_cross_entropy": TARGET_SHAPES,
+    "softmax_cross_entropy[soft]": SHAPES,
+    "multiclass_hinge": TARGET_SHAPES,
+    "multiclass_hinge[crammer_singer]": SHAPES,
+    "softmax": SHAPES,
+    "log_softmax": SHAPES,
+    "binary_hinge": tuple((n,) for n in BINARY_SIZES),
+    "sigmoid_cross_entropy": tuple((n,) for n in BINARY_SIZES),
+    "sigmoid": tuple((n,) for n in BINARY_SIZES),
+    "sgd_update": tuple((n,) for n in SGD_SIZES),
+}
+#: The cases of ``--quick``.
+QUICK_CASES = {
+    f: ((1_000_000,),) if f in _peers.ELEMENTWISE else ((128, 10), (4096, 100)) for f in CASES
+}
+#: Rounds of samples per case (full run, quick run) ...
 REPEATS = 41
 QUICK_REPEATS = 9
+#: ... fewer where a round is long, so that a case's sampling lasts about this many seconds ...
+MAX_CASE_TIME = 2.0
+QUICK_MAX_CASE_TIME = 0.3
+#: ... but never fewer than this many rounds.
+MIN_REPEATS = 5
+QUICK_MIN_REPEATS = 3
 #: Seconds one sample lasts at least (the inner loop count is chosen to match).
 MIN_SAMPLE_TIME = 2e-3
 #: Seconds of warm-up calls per callable before calibrating (at least 2 calls).
@@ -115,39 +135,53 @@ def warm_up(fn, seconds=WARMUP_TIME, min_calls=2):
         calls += 1
 
 
-def calibrate(fn, min_sample_time=MIN_SAMPLE_TIME):
-    """The number of back-to-back calls of ``fn`` that last at least ``min_sample_time``."""
+def _calibrate(fn, min_sample_time):
+    """(loops, seconds): the calls of ``fn`` that last at least ``min_sample_time``, and how long they took."""
     loops = 1
     while True:
         t = _sample(fn, loops)
         if t >= min_sample_time:
-            return loops
+            return loops, t
         # Aim 20 % above the target; grow at most 10x per step, as a first
         # estimate from a very short sample can be far off.
         target = math.ceil(loops * 1.2 * min_sample_time / max(t, 1e-9))
         loops = max(loops + 1, min(target, 10 * loops))
 
 
+def calibrate(fn, min_sample_time=MIN_SAMPLE_TIME):
+    """The number of back-to-back calls of ``fn`` that last at least ``min_sample_time``."""
+    return _calibrate(fn, min_sample_time)[0]
+
+
 def time_interleaved(funcs, *, repeats=REPEATS, min_sample_time=MIN_SAMPLE_TIME,
-                     warmup_time=WARMUP_TIME):
+                     warmup_time=WARMUP_TIME, max_time=None, min_repeats=1):
     """Time several zero-argument callables against each other.
 
     Each is warmed up and calibrated (see :func:`calibrate`), then ``repeats``
     samples of each are taken in rounds, one sample of every callable per
     round, the order reversed every other round so that none is always first.
+    With ``max_time`` (seconds), the rounds are fewer if ``repeats`` of them
+    would last longer than that (as estimated from the calibration), but at
+    least ``min_repeats``.
 
     Returns a list of :class:`Timing`, one per callable, in the order given.
     """
     funcs = list(funcs)
     if repeats < 1:
         raise ValueError(f"repeats must be >= 1, got {repeats}")
+    if min_repeats < 1:
+        raise ValueError(f"min_repeats must be >= 1, got {min_repeats}")
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        loops = []
+        loops, round_time = [], 0.0
         for fn in funcs:
             warm_up(fn, warmup_time)
-            loops.append(calibrate(fn, min_sample_time))
+            n, t = _calibrate(fn, min_sample_time)
+            loops.append(n)
+            round_time += t
+        if max_time is not None and repeats * round_time > max_time:
+            repeats = max(min_repeats, min(repeats, int(max_time / max(round_time, 1e-9))))
         samples = [[] for _ in funcs]
         order = list(range(len(funcs)))
         for r in range(repeats):
@@ -160,69 +194,45 @@ def time_interleaved(funcs, *, repeats=REPEATS, min_sample_time=MIN_SAMPLE_TIME,
 
 
 # --------------------------------------------------------------------------
-# The benchmark suite: kernels x dtypes x shapes.
+# The benchmark run: cases x implementations.
 
-
-def make_inputs(shape, dtype, seed=0):
-    """Scores ~ 3·N(0, 1) of ``dtype`` and shape (N, C) or (N,), and int64 labels, seeded.
-
-    Labels are uniform in [0, C) for (N, C) scores and in {0, 1} for (N,) scores.
-    """
-    rng = np.random.default_rng(seed)
-    scores = (3.0 * rng.standard_normal(shape)).astype(dtype)
-    high = shape[1] if len(shape) == 2 else 2
-    y = rng.integers(0, high, size=shape[0], dtype=np.int64)
-    return scores, y
-
-
-#: The options behind ``name[option]`` kernel names.
-_OPTIONS = {"crammer_singer": {"variant": "crammer_singer"}}
-
-
-def kernel_pair(kernel, scores, y):
-    """Zero-argument callables ``(fastloss, reference)`` computing ``kernel`` on the inputs.
-
-    The fastloss call writes into a buffer preallocated here (``out=``).
-    ``softmax_cross_entropy[soft]`` uses soft targets (softmax of random
-    scores, of the dtype of ``scores``); ``binary_hinge`` labels ``2y - 1``.
-    """
-    import fastloss
-    from fastloss import reference
-
-    name, _, option = kernel.partition("[")
-    option = option.rstrip("]")
-    fast, ref = getattr(fastloss, name), getattr(reference, name)
-    kw = _OPTIONS.get(option, {})
-    out = np.empty_like(scores)
-    if name in ("softmax", "log_softmax", "sigmoid"):
-        return functools.partial(fast, scores, out=out), functools.partial(ref, scores)
-    if option == "soft":
-        rng = np.random.default_rng(1)
-        y = reference.softmax(rng.standard_normal(scores.shape)).astype(scores.dtype)
-    elif name == "binary_hinge":
-        y = 2 * y - 1
-    return (functools.partial(fast, scores, y, out=out, **kw),
-            functools.partial(ref, scores, y, **kw))
+#: Status of an implementation in a case that was not timed.
+NOT_INSTALLED = "not installed"
+NOT_APPLICABLE = "not applicable"
 
 
 @dataclasses.dataclass
 class Result:
-    """fastloss against reference for one (kernel, dtype, shape)."""
+    """Every implementation against fastloss on one case (function, dtype, shape, threads)."""
 
-    kernel: str
+    function: str
     dtype: str
     shape: tuple
-    fastloss: Timing
-    reference: Timing
+    threads: int
+    timings: dict  # impl -> Timing, "fastloss" first, for the implementations timed
+    missing: dict = dataclasses.field(default_factory=dict)  # impl -> NOT_INSTALLED / NOT_APPLICABLE
+
+    @property
+    def fastloss(self):
+        return self.timings["fastloss"]
+
+    def ratio(self, impl):
+        """peer median / fastloss median for a peer, fastloss / floor for a floor; None if not timed."""
+        t = self.timings.get(impl)
+        if t is None:
+            return None
+        if impl in _peers.FLOORS:
+            return self.fastloss.median / t.median
+        return t.median / self.fastloss.median
 
     @property
     def speedup(self):
         """reference median / fastloss median."""
-        return self.reference.median / self.fastloss.median
+        return self.ratio("reference")
 
     @property
     def ns_per_element(self):
-        """fastloss median per element of scores, in nanoseconds."""
+        """fastloss median per element of scores (or parameters), in nanoseconds."""
         return self.fastloss.median / math.prod(self.shape) * 1e9
 
     def to_dict(self):
@@ -235,46 +245,71 @@ class Result:
             }
 
         return {
-            "kernel": self.kernel,
+            "function": self.function,
             "dtype": self.dtype,
             "shape": list(self.shape),
-            "fastloss": us(self.fastloss),
-            "reference": us(self.reference),
-            "speedup": self.speedup,
+            "threads": self.threads,
             "fastloss_ns_per_element": self.ns_per_element,
+            "ratios": {i: self.ratio(i) for i in _peers.IMPLS[1:]},
+            "timings": {i: us(t) for i, t in self.timings.items()},
+            "status": {i: "timed" if i in self.timings else self.missing.get(i, NOT_APPLICABLE)
+                       for i in _peers.IMPLS},
         }
 
 
-def run(kernels=KERNELS, dtypes=("float32",), shapes=SHAPES, *, repeats=REPEATS,
-        min_sample_time=MIN_SAMPLE_TIME, seed=0, binary_kernels=BINARY_KERNELS,
-        binary_sizes=BINARY_SIZES):
-    """Time every (kernel, dtype, shape); yield a :class:`Result` as each is done.
+def run_case(problem, impls=_peers.IMPLS, *, repeats=REPEATS, min_sample_time=MIN_SAMPLE_TIME,
+             max_time=None, min_repeats=1):
+    """Time the ``impls`` that are installed and have ``problem``'s function, interleaved; a :class:`Result`.
 
-    The multiclass ``kernels`` run on every (N, C) of ``shapes``, the
-    ``binary_kernels`` on every (N,) of ``binary_sizes``.
+    ``"fastloss"`` is always timed (first).
     """
-    cases = [(k, shapes) for k in kernels] + [(k, [(n,) for n in binary_sizes]) for k in binary_kernels]
-    for kernel, kernel_shapes in cases:
+    impls = ["fastloss"] + [i for i in impls if i != "fastloss"]
+    funcs, missing = {}, {}
+    with _peers.threads(problem.threads):
+        for impl in impls:
+            if impl in _peers.PEERS and not _peers.installed(impl):
+                missing[impl] = NOT_INSTALLED
+                continue
+            fn = _peers.make(impl, problem)
+            if fn is None:
+                missing[impl] = NOT_APPLICABLE
+            else:
+                funcs[impl] = fn
+        timings = time_interleaved(funcs.values(), repeats=repeats, min_sample_time=min_sample_time,
+                                   max_time=max_time, min_repeats=min_repeats)
+    return Result(problem.function, problem.dtype, problem.shape, problem.threads,
+                  dict(zip(funcs, timings)), missing)
+
+
+def run(cases=CASES, dtypes=("float32",), *, threads=1, impls=_peers.IMPLS, repeats=REPEATS,
+        min_sample_time=MIN_SAMPLE_TIME, max_time=MAX_CASE_TIME, min_repeats=MIN_REPEATS, seed=0):
+    """Time every (function, dtype, shape) of ``cases`` (function -> shapes); yield a :class:`Result` as each is done."""
+    for function, shapes in cases.items():
         for dtype in dtypes:
-            for shape in kernel_shapes:
-                scores, y = make_inputs(shape, dtype, seed)
-                fast, ref = kernel_pair(kernel, scores, y)
-                t_fast, t_ref = time_interleaved(
-                    (fast, ref), repeats=repeats, min_sample_time=min_sample_time
-                )
-                yield Result(kernel, np.dtype(dtype).name, tuple(shape), t_fast, t_ref)
+            for shape in shapes:
+                problem = _peers.Problem(function, dtype, shape, threads, seed)
+                yield run_case(problem, impls, repeats=repeats, min_sample_time=min_sample_time,
+                               max_time=max_time, min_repeats=min_repeats)
 
 
-def environment():
-    """Versions and machine the figures were measured with."""
+def environment(threads=1):
+    """Versions, machine and code path (kernel build, threads) the figures were measured with."""
     import fastloss
-    from fastloss import _dispatch
+    from fastloss import _dispatch, _threads
 
+    with fastloss.threads(threads):
+        fastloss_threads = fastloss.get_num_threads()
     return {
         "fastloss": fastloss.__version__,
         "numpy": np.__version__,
         "kernel_isa": fastloss.kernel_isa(),
         "available_isas": list(_dispatch.available_isas()),
+        "openmp": _threads._OPENMP,
+        "threads": threads,
+        "fastloss_threads": fastloss_threads,
+        "parallel_min_elements": _threads.PARALLEL_MIN_ELEMENTS,
+        "jax_threads": _peers.jax_threads(),
+        "peers": {p: _peers.version(p) for p in _peers.PEERS},
         "python": platform.python_version(),
         "implementation": sys.implementation.name,
         "platform": platform.platform(),

@@ -93,13 +93,9 @@ def _hyper(args):
 
 def plot(args, Xtr, ytr, losses, classes, desc):
     """PNG of the per-step loss and its per-epoch mean for several batch sizes."""
-    try:
-        import matplotlib
-    except ImportError:
-        raise SystemExit("--plot needs matplotlib: pip install 'fastloss[plot]'") from None
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from ._plotting import pyplot
 
+    plt = pyplot()
     fig, axes = plt.subplots(1, len(losses), figsize=(6.4 * len(losses), 4.4), squeeze=False)
     for ax, loss in zip(axes[0], losses):
         for i, b in enumerate(PLOT_BATCH_SIZES):
