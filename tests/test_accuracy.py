@@ -23,13 +23,11 @@ float64
     loss:      |L - L*| <= 1e-13 |L*|        (the mean; for "none", every row)
     gradient:  |g - g*| <= 1e-13 max(|g*|, u)
 
-Known failure (marked xfail, strict, bound unchanged): float64
-softmax_cross_entropy with reduction="none" at C = 10, in every build.  Rows
-whose label is the argmax by a wide gap have L_i = log(1 + δ), δ ~ 1e-4, and
-the kernel forms log(Σ_j e^{s_j - m}) from a sum rounded to 1 + δ, so the
-row's relative error is ~1e-16 / δ: measured 3.2e-13 (4096x10; 2.7e-12 in the
-baseline build) and 2.8e-12 (65536x10).  log1p of the sum without the max's
-term would meet the bound.  The mean is unaffected (2.5e-15).
+float64 rows whose label is the argmax by a wide gap have L_i = log(1 + δ)
+with δ ~ 1e-4: log of a sum rounded to 1 + δ would be off by ~1e-16 / δ
+relative (it was, 2.8e-12 at 65536x10), so the kernels take
+log1p((number of unit terms - 1) + the other terms) instead; this test is what
+holds them to it.
 """
 
 import numpy as np
@@ -113,11 +111,7 @@ def check(kernel, dtype, shape, reduction, isa):
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize("shape", SHAPES, ids=lambda s: f"{s[0]}x{s[1]}")
 @pytest.mark.parametrize("kernel", MULTICLASS)
-def test_multiclass_accuracy(isa, dtype, kernel, shape, reduction, request):
-    if (kernel == "softmax_cross_entropy" and np.dtype(dtype) == np.float64
-            and reduction == "none" and shape[1] == 10 and shape[0] >= 4096):
-        request.applymarker(pytest.mark.xfail(
-            strict=True, reason="row loss log(1 + δ) from a rounded sum: see the module docstring"))
+def test_multiclass_accuracy(isa, dtype, kernel, shape, reduction):
     check(kernel, dtype, shape, reduction, isa)
 
 

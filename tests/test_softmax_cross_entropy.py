@@ -682,3 +682,161 @@ def test_soft_targets_finite_differences(isa, reduction, rng):
     _, g = fl.softmax_cross_entropy(s, t, **kw)
     fd = central_difference(lambda x: total(fl.softmax_cross_entropy(x, t, grad=False, **kw)[0]), s)
     np.testing.assert_allclose(g, fd, rtol=1e-6, atol=1e-9)
+
+
+# --------------------------------------------------------------------------
+# Few classes: blocks of rows vectorised across rows (_simd_rowblock.h)
+# --------------------------------------------------------------------------
+
+#: Rows per block are 4-16 depending on build and dtype; 53 rows give whole
+#: blocks and a remainder for every build.  C runs over the widths that take
+#: the block path (<= 63 for float32, <= 32 for float64) and just past them.
+ROWBLOCK_N = 53
+ROWBLOCK_C = list(range(1, 34)) + [47, 63, 64, 65]
+
+ROWBLOCK_OPTIONS = {
+    "plain": {},
+    "class_weight": {"class_weight": "cw"},
+    "sample_weight": {"sample_weight": "sw"},
+    "ignore_index": {"ignore_index": -100},
+    "no_grad": {"grad": False},
+}
+
+
+@pytest.mark.parametrize("option", list(ROWBLOCK_OPTIONS))
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_row_blocks_match_reference(isa, dtype, reduction, option, rng, assert_close):
+    for c in ROWBLOCK_C:
+        s = make_scores(rng, ROWBLOCK_N, c, dtype)
+        y = rng.integers(0, c, ROWBLOCK_N)
+        kw = dict(ROWBLOCK_OPTIONS[option], reduction=reduction)
+        if option == "class_weight":
+            kw["class_weight"] = rng.uniform(0.1, 2.0, c)
+        elif option == "sample_weight":
+            kw["sample_weight"] = rng.uniform(0.0, 2.0, ROWBLOCK_N)
+        elif option == "ignore_index":
+            y[::5] = -100  # ignored rows inside blocks and in the remainder
+        check_vs_reference(s, y, assert_close, **kw)
+
+
+@pytest.mark.parametrize("c", [2, 10, 16, 31, 63])
+def test_row_blocks_in_place_and_edge_values(isa, dtype, c, rng, assert_close):
+    s = make_scores(rng, ROWBLOCK_N, c, dtype)
+    y = rng.integers(0, c, ROWBLOCK_N)
+    s[3, :] = -np.inf
+    s[3, y[3]] = 1.0                   # all but the label masked: loss 0, gradient 0
+    s[20, (y[20] + 1) % c] = -np.inf   # one masked class
+    s[40] += 1e4 if dtype == np.float64 else 1e3  # a shifted row
+    rloss, rg = ref.softmax_cross_entropy(s, y, reduction="none")
+    work = s.copy()
+    loss, g = fl.softmax_cross_entropy(work, y, reduction="none", out=work)
+    assert g is work
+    assert_close(loss, rloss, dtype)
+    assert_close(work, rg, dtype, scale=1.0)
+    assert loss[3] == 0.0 and not work[3].any()
+    s[17, c // 2] = np.nan             # NaN poisons its row only
+    loss, g = fl.softmax_cross_entropy(s, y, reduction="none")
+    assert np.isnan(loss[17]) and np.isnan(g[17]).all()
+    assert np.isfinite(np.delete(loss, 17)).all()
+
+
+def test_row_blocks_accurate_for_confident_rows(isa, dtype):
+    """A row whose label wins by a wide gap has loss log(1 + δ), δ tiny: relative accuracy kept."""
+    n, c = 64, 10
+    s = np.zeros((n, c), dtype)
+    y = np.arange(n) % c
+    gap = np.linspace(8.0, 25.0 if dtype == np.float64 else 15.0, n)
+    s[np.arange(n), y] = gap
+    loss, _ = fl.softmax_cross_entropy(s, y, reduction="none")
+    exact = np.log1p((c - 1) * np.exp(-gap.astype(np.float64)))
+    rtol = 1e-6 if dtype == np.float32 else 1e-13
+    np.testing.assert_allclose(loss, exact, rtol=rtol, atol=0)
+
+
+# --------------------------------------------------------------------------
+# The fast entry (_fastpath.pxi): the common call checked in C
+# --------------------------------------------------------------------------
+
+
+def _fast(*args):
+    from fastloss import losses
+
+    return losses._k.softmax_cross_entropy_fast(*args)
+
+
+@pytest.mark.parametrize("label_dtype", [np.int32, np.int64])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_fast_entry_gives_the_full_paths_result(isa, dtype, reduction, label_dtype, rng):
+    s = make_scores(rng, 77, 13, dtype)
+    y = rng.integers(0, 13, 77).astype(label_dtype)
+    out = np.empty_like(s)
+    fast = _fast(s, y, reduction, None, None, 0.0, None, True, out)
+    assert fast is not None and fast[1] is out
+    # y as a list declines the fast entry: the full path, the same kernel
+    slow = fl.softmax_cross_entropy(s, y.tolist(), reduction=reduction)
+    np.testing.assert_array_equal(fast[0], slow[0])
+    np.testing.assert_array_equal(out, slow[1])
+    loss, g = fl.softmax_cross_entropy(s, y, reduction=reduction, grad=False)
+    np.testing.assert_array_equal(loss, slow[0])
+    assert g is None
+
+
+class _Sub(np.ndarray):
+    pass
+
+
+def test_fast_entry_declines_what_it_does_not_check(isa, rng):
+    """Every call the fast entry is not sure of goes to the full path (None), unchanged."""
+    s = make_scores(rng, 20, 5, np.float32)
+    y = rng.integers(0, 5, 20)
+    out = np.zeros_like(s)
+    ro = np.zeros_like(s)
+    ro.flags.writeable = False
+    base = (s, y, "mean", None, None, 0.0, None, True, None)
+    declined = {
+        "scores list": (s.tolist(),) + base[1:],
+        "scores strided": (np.asfortranarray(s),) + base[1:],
+        "scores float16": (s.astype(np.float16),) + base[1:],
+        "scores 1-D": (s[0],) + base[1:],
+        "scores subclass": (s.view(_Sub),) + base[1:],
+        "y uint8": (s, y.astype(np.uint8)) + base[2:],
+        "y strided": (s, np.repeat(y, 2)[::2]) + base[2:],
+        "y wrong length": (s, y[:-1]) + base[2:],
+        "reduction": base[:2] + ("avg",) + base[3:],
+        "class_weight": base[:3] + (np.ones(5),) + base[4:],
+        "sample_weight": base[:4] + (np.ones(20),) + base[5:],
+        "label_smoothing string": base[:5] + ("0",) + base[6:],
+        "label_smoothing > 1": base[:5] + (1.5,) + base[6:],
+        "label_smoothing nan": base[:5] + (float("nan"),) + base[6:],
+        "ignore_index": base[:6] + (-100,) + base[7:],
+        "grad 1": base[:7] + (1,) + base[8:],
+        "out read-only": base[:8] + (ro,),
+        "out float64": base[:8] + (out.astype(np.float64),),
+        "out wrong shape": base[:8] + (out[:-1],),
+        "out overlaps scores": base[:8] + (s[::-1],),
+        "out with grad=False": base[:7] + (False, out),
+        "bad label": (s, np.where(np.arange(20) == 7, 5, y)) + base[2:],
+    }
+    for what, args in declined.items():
+        assert _fast(*args) is None, what
+    assert not out.any()  # nothing written by a declined call
+    with pytest.raises(ValueError, match=r"y\[7\] = 5"):
+        fl.softmax_cross_entropy(s, np.where(np.arange(20) == 7, 5, y), out=out)
+    assert not out.any()
+    with pytest.raises(ValueError, match="out must be writeable"):
+        fl.softmax_cross_entropy(s, y, out=ro)
+
+
+def test_fast_entry_in_place_and_read_only_scores(isa, dtype, rng, assert_close):
+    s = make_scores(rng, 40, 7, dtype)
+    y = rng.integers(0, 7, 40)
+    rloss, rg = ref.softmax_cross_entropy(s, y)
+    frozen = s.copy()
+    frozen.flags.writeable = False
+    loss, g = _fast(frozen, y, "mean", None, None, 0, None, True, None)
+    assert_close(loss, rloss, dtype)
+    assert_close(g, rg, dtype, scale=1.0)
+    work = s.copy()
+    loss, g = _fast(work, y, "mean", None, None, 0.0, None, True, work)
+    assert g is work
+    assert_close(work, rg, dtype, scale=1.0)

@@ -9,6 +9,7 @@ cannot run, or that was not built, is an error rather than a crash.
 
 import importlib
 import os
+import sys
 
 from . import _cpu
 
@@ -23,8 +24,15 @@ _CPU_SUPPORTS = {
 
 
 def load(isa):
-    """Import and return the kernel module built for ``isa``."""
-    return importlib.import_module(f"fastloss._kernels_{isa}")
+    """Import and return the kernel module built for ``isa``.
+
+    A build first imported after fastloss._threads gets its thread policy.
+    """
+    module = importlib.import_module(f"fastloss._kernels_{isa}")
+    threads = sys.modules.get("fastloss._threads")
+    if threads is not None:
+        threads._push()
+    return module
 
 
 def available_isas():

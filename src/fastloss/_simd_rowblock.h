@@ -146,14 +146,10 @@ FL_INLINE void fl_rows_exp_sum_f32(const float *x, ptrdiff_t c, const int32_t *p
     for (ptrdiff_t j = 0; j < c; j++)
         fl_f32_store(out + j * FL_NF,
                      fl_f32_exp(fl_f32_load(x + j * FL_NF) - fl_f32_permute(m, perm + j * FL_NF)));
-    /* Column sums in float four at a time (each within 2 ulp), widened once. */
+    /* Column sums in double (as fl_row_exp_sum_f32: a float sum would round a
+     * row's 1 + δ and the loss log(1 + δ) with it). */
     fl_vd lo = {0}, hi = {0};
-    for (k = 0; k + 4 <= c; k += 4)
-        fl_f32_add_wide((fl_f32_gather(out, col + (int32_t)k) +
-                         fl_f32_gather(out, col + (int32_t)(k + 1))) +
-                        (fl_f32_gather(out, col + (int32_t)(k + 2)) +
-                         fl_f32_gather(out, col + (int32_t)(k + 3))), &lo, &hi);
-    for (; k < c; k++) fl_f32_add_wide(fl_f32_gather(out, col + (int32_t)k), &lo, &hi);
+    for (k = 0; k < c; k++) fl_f32_add_wide(fl_f32_gather(out, col + (int32_t)k), &lo, &hi);
     fl_f64_store(sums, lo);
     fl_f64_store(sums + FL_ND, hi);
 }

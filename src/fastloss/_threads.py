@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import operator
+import sys
 from collections.abc import Iterator
 
 from . import _dispatch
@@ -96,8 +97,14 @@ def threads(n: int | None) -> Iterator[None]:
 
 
 def _push() -> None:
-    """Tell the kernels' fast entries (_fastpath.pxi), which choose threads in C, the policy."""
-    _dispatch.kernels.set_thread_config(_requested or 0, PARALLEL_MIN_ELEMENTS)
+    """Tell the kernels' fast entries (_fastpath.pxi), which choose threads in C, the policy.
+
+    Every kernel build imported so far is told, not only the one in use, so a
+    build loaded by name (the tests do) follows the same policy.
+    """
+    for name, module in list(sys.modules.items()):
+        if name.startswith("fastloss._kernels_") and hasattr(module, "set_thread_config"):
+            module.set_thread_config(_requested or 0, PARALLEL_MIN_ELEMENTS)
 
 
 _push()
