@@ -555,3 +555,61 @@ def test_nan_score_poisons_its_gradient_and_the_labels(isa, dtype, squared):
     assert np.isnan(loss[0]) and np.isfinite(loss[1])
     assert np.isnan(g[0, 0]) and np.isnan(g[0, 1])
     assert np.isfinite(g[0, 2:]).all() and np.isfinite(g[1]).all()
+
+
+# --------------------------------------------------------------------------
+# The fast entry (_fastpath.pxi): the common call checked in C
+# --------------------------------------------------------------------------
+
+
+def _fast(*args):
+    from fastloss import losses
+
+    return losses._k.multiclass_hinge_fast(*args)
+
+
+@pytest.mark.parametrize("squared", [False, True])
+@pytest.mark.parametrize("label_dtype", [np.int32, np.int64])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_fast_entry_gives_the_full_paths_result(isa, dtype, reduction, label_dtype, squared, rng):
+    s = make_scores(rng, 77, 13, dtype)
+    y = rng.integers(0, 13, 77).astype(label_dtype)
+    out = np.empty_like(s)
+    fast = _fast(s, y, 0.5, squared, reduction, None, None, True, out, "weston_watkins")
+    assert fast is not None and fast[1] is out
+    # y as a list declines the fast entry: the full path, the same kernel
+    slow = fl.multiclass_hinge(s, y.tolist(), margin=0.5, squared=squared, reduction=reduction)
+    np.testing.assert_array_equal(fast[0], slow[0])
+    np.testing.assert_array_equal(out, slow[1])
+    work = s.copy()
+    loss, g = fl.multiclass_hinge(work, y, margin=0.5, squared=squared, reduction=reduction,
+                                  out=work)
+    assert g is work
+    np.testing.assert_array_equal(work, slow[1])
+
+
+def test_fast_entry_declines_what_it_does_not_check(isa, rng):
+    s = make_scores(rng, 20, 5, np.float32)
+    y = rng.integers(0, 5, 20)
+    out = np.zeros_like(s)
+    base = (s, y, 1.0, False, "mean", None, None, True, out, "weston_watkins")
+    declined = {
+        "crammer_singer": base[:9] + ("crammer_singer",),
+        "bad variant": base[:9] + ("ww",),
+        "margin negative": (s, y, -1.0) + base[3:],
+        "margin string": (s, y, "1") + base[3:],
+        "margin inf": (s, y, float("inf")) + base[3:],
+        "squared 0": (s, y, 1.0, 0) + base[4:],
+        "class_weight": base[:5] + (np.ones(5),) + base[6:],
+        "sample_weight": base[:6] + (np.ones(20),) + base[7:],
+        "scores list": (s.tolist(),) + base[1:],
+        "bad label": (s, np.where(np.arange(20) == 3, -1, y)) + base[2:],
+    }
+    for what, args in declined.items():
+        assert _fast(*args) is None, what
+    assert not out.any()
+    with pytest.raises(ValueError, match="margin"):
+        fl.multiclass_hinge(s, y, margin=-1.0)
+    with pytest.raises(ValueError, match=r"y\[3\] = -1"):
+        fl.multiclass_hinge(s, np.where(np.arange(20) == 3, -1, y), out=out)
+    assert not out.any()

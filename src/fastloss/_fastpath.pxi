@@ -14,7 +14,7 @@
 
 from cpython.buffer cimport (PyObject_GetBuffer, PyBuffer_Release, PyBuffer_IsContiguous,
                              PyBUF_RECORDS, PyBUF_RECORDS_RO)
-from libc.math cimport isfinite
+from libc.math cimport isfinite, INFINITY
 
 import numpy as _np
 
@@ -88,111 +88,186 @@ cdef inline int reduction_of(object reduction) noexcept:
     return -1
 
 
-cdef (Py_ssize_t, double) sce_typed(int fs, int ys, const void* s, Py_ssize_t n, Py_ssize_t c,
-                                    const void* y, double eps, int red, void* g, void* lo,
-                                    int nt) noexcept nogil:
-    """sce_core for the float size ``fs`` and label size ``ys`` of untyped buffers."""
-    if fs == 4 and ys == 8:
-        return sce_core(<const float*>s, n, c, <const int64_t*>y, NULL, NULL, eps, False, 0, red,
-                        <float*>g, <float*>lo, nt)
-    if fs == 4:
-        return sce_core(<const float*>s, n, c, <const int32_t*>y, NULL, NULL, eps, False, 0, red,
-                        <float*>g, <float*>lo, nt)
-    if ys == 8:
-        return sce_core(<const double*>s, n, c, <const int64_t*>y, NULL, NULL, eps, False, 0, red,
-                        <double*>g, <double*>lo, nt)
-    return sce_core(<const double*>s, n, c, <const int32_t*>y, NULL, NULL, eps, False, 0, red,
-                    <double*>g, <double*>lo, nt)
+cdef class _FastCall:
+    """The buffers of one fast call: inputs acquired, outputs allocated or checked.
+
+    Built by fast_call(); the buffers are released when it goes.
+    """
+    cdef Py_buffer sb, yb, ob, lb
+    cdef bint got_s, got_y, got_o, got_l
+    cdef int fs, ys, red
+    cdef Py_ssize_t n, c
+    cdef void* gp
+    cdef void* lp
+    cdef object g_obj, lo_obj
+
+    def __dealloc__(self):
+        if self.got_l:
+            PyBuffer_Release(&self.lb)
+        if self.got_o:
+            PyBuffer_Release(&self.ob)
+        if self.got_y:
+            PyBuffer_Release(&self.yb)
+        if self.got_s:
+            PyBuffer_Release(&self.sb)
+
+    cdef object result(self, (Py_ssize_t, double) r):
+        """The public functions' ``(loss, grad)``; None after a bad label (the full path raises)."""
+        if r[0] >= 0:
+            return None
+        return (self.lo_obj if self.red == REDUCTION_NONE else r[1]), self.g_obj
+
+
+cdef _FastCall fast_call(object scores, object y, object reduction, object grad, object out):
+    """Checked buffers for a (scores, y) kernel call, or None to take the full path.
+
+    Takes: ``scores`` a C-contiguous float32/float64 ndarray of shape (N, C),
+    N, C >= 1; ``y`` a C-contiguous int32/int64 ndarray of shape (N,); a
+    reduction string; ``grad`` True or False; ``out`` None or a writeable
+    C-contiguous ndarray of the dtype and shape of ``scores`` that is
+    ``scores`` itself or shares no memory with it or with ``y``.
+    """
+    cdef _FastCall call
+    cdef int red = reduction_of(reduction)
+    if (red < 0 or type(scores) is not _ndarray or type(y) is not _ndarray
+            or (grad is not True and grad is not False)
+            or (out is not None and (grad is False or type(out) is not _ndarray))):
+        return None
+    call = _FastCall.__new__(_FastCall)
+    call.red = red
+    try:
+        PyObject_GetBuffer(scores, &call.sb, PyBUF_RECORDS_RO)
+        call.got_s = True
+        PyObject_GetBuffer(y, &call.yb, PyBUF_RECORDS_RO)
+        call.got_y = True
+    except (BufferError, TypeError, ValueError):
+        return None
+    call.fs = float_size(&call.sb)
+    call.ys = int_size(&call.yb)
+    if (call.fs == 0 or call.ys == 0 or call.sb.ndim != 2 or call.yb.ndim != 1
+            or not PyBuffer_IsContiguous(&call.sb, b'C')
+            or not PyBuffer_IsContiguous(&call.yb, b'C')):
+        return None
+    call.n = call.sb.shape[0]
+    call.c = call.sb.shape[1]
+    if call.n == 0 or call.c == 0 or call.yb.shape[0] != call.n:
+        return None
+    dtype = _float32 if call.fs == 4 else _float64
+    if out is not None:
+        try:
+            PyObject_GetBuffer(out, &call.ob, PyBUF_RECORDS)      # writeable
+            call.got_o = True
+        except (BufferError, TypeError, ValueError):
+            return None
+        if (float_size(&call.ob) != call.fs or call.ob.ndim != 2 or call.ob.shape[0] != call.n
+                or call.ob.shape[1] != call.c or not PyBuffer_IsContiguous(&call.ob, b'C')
+                or overlaps(&call.ob, &call.yb)
+                or (out is not scores and overlaps(&call.ob, &call.sb))):
+            return None
+        call.g_obj = out
+        call.gp = call.ob.buf
+    elif grad is True:
+        call.g_obj = _empty((call.n, call.c), dtype)
+        PyObject_GetBuffer(call.g_obj, &call.ob, PyBUF_RECORDS)
+        call.got_o = True
+        call.gp = call.ob.buf
+    if red == REDUCTION_NONE:
+        call.lo_obj = _empty(call.n, dtype)
+        PyObject_GetBuffer(call.lo_obj, &call.lb, PyBUF_RECORDS)
+        call.got_l = True
+        call.lp = call.lb.buf
+    return call
+
+
+cdef inline bint real_in(object x, double low, double high, double* value):
+    """x is a Python float or int (not bool) in [low, high]: store it in value."""
+    if type(x) is not float and type(x) is not int:
+        return False
+    value[0] = x
+    return isfinite(value[0]) and low <= value[0] <= high
+
+
+cdef (Py_ssize_t, double) sce_typed(_FastCall a, double eps, int nt) noexcept nogil:
+    """sce_core on the buffers of a fast call."""
+    if a.fs == 4 and a.ys == 8:
+        return sce_core(<const float*>a.sb.buf, a.n, a.c, <const int64_t*>a.yb.buf, NULL, NULL,
+                        eps, False, 0, a.red, <float*>a.gp, <float*>a.lp, nt)
+    if a.fs == 4:
+        return sce_core(<const float*>a.sb.buf, a.n, a.c, <const int32_t*>a.yb.buf, NULL, NULL,
+                        eps, False, 0, a.red, <float*>a.gp, <float*>a.lp, nt)
+    if a.ys == 8:
+        return sce_core(<const double*>a.sb.buf, a.n, a.c, <const int64_t*>a.yb.buf, NULL, NULL,
+                        eps, False, 0, a.red, <double*>a.gp, <double*>a.lp, nt)
+    return sce_core(<const double*>a.sb.buf, a.n, a.c, <const int32_t*>a.yb.buf, NULL, NULL,
+                    eps, False, 0, a.red, <double*>a.gp, <double*>a.lp, nt)
+
+
+cdef (Py_ssize_t, double) hinge_typed(_FastCall a, double margin, bint squared,
+                                      int nt) noexcept nogil:
+    """hinge_core on the buffers of a fast call."""
+    if a.fs == 4 and a.ys == 8:
+        return hinge_core(<const float*>a.sb.buf, a.n, a.c, <const int64_t*>a.yb.buf, NULL,
+                          NULL, margin, squared, a.red, <float*>a.gp, <float*>a.lp, nt)
+    if a.fs == 4:
+        return hinge_core(<const float*>a.sb.buf, a.n, a.c, <const int32_t*>a.yb.buf, NULL,
+                          NULL, margin, squared, a.red, <float*>a.gp, <float*>a.lp, nt)
+    if a.ys == 8:
+        return hinge_core(<const double*>a.sb.buf, a.n, a.c, <const int64_t*>a.yb.buf, NULL,
+                          NULL, margin, squared, a.red, <double*>a.gp, <double*>a.lp, nt)
+    return hinge_core(<const double*>a.sb.buf, a.n, a.c, <const int32_t*>a.yb.buf, NULL, NULL,
+                      margin, squared, a.red, <double*>a.gp, <double*>a.lp, nt)
 
 
 def softmax_cross_entropy_fast(scores, y, reduction, class_weight, sample_weight,
                                label_smoothing, ignore_index, grad, out):
     """fastloss.softmax_cross_entropy's common case, or None for the full path.
 
-    Handled: ``scores`` a C-contiguous float32/float64 ndarray of shape (N, C)
-    with N, C >= 1; ``y`` a C-contiguous int32/int64 ndarray of shape (N,);
-    any reduction; no weights, no ignore_index; ``label_smoothing`` a float or
-    int in [0, 1]; ``grad`` True or False; ``out`` None or a writeable
-    C-contiguous ndarray like ``scores`` that is ``scores`` itself or shares
-    no memory with it or with ``y``.  A bad label also returns None (nothing
-    is written before the labels are checked).
+    Handled: the arrays fast_call() takes, any reduction, no weights, no
+    ignore_index, ``label_smoothing`` a float or int in [0, 1].  A bad label
+    also returns None (nothing is written before the labels are checked).
     """
-    cdef Py_buffer sb, yb, ob, lb
-    cdef bint got_s = False, got_y = False, got_o = False, got_l = False
-    cdef int red = reduction_of(reduction), fs, ys, nt
     cdef double eps
-    cdef Py_ssize_t n, c
-    cdef void* gp = NULL
-    cdef void* lp = NULL
-    cdef (Py_ssize_t, double) result
-    cdef object g_obj = None, lo_obj = None
-
-    if (red < 0 or type(scores) is not _ndarray or type(y) is not _ndarray
-            or class_weight is not None or sample_weight is not None or ignore_index is not None
-            or (grad is not True and grad is not False)
-            or (out is not None and (grad is False or type(out) is not _ndarray))):
+    cdef _FastCall a
+    cdef (Py_ssize_t, double) r
+    cdef int nt
+    if (class_weight is not None or sample_weight is not None or ignore_index is not None
+            or not real_in(label_smoothing, 0.0, 1.0, &eps)):
         return None
-    if type(label_smoothing) is float or type(label_smoothing) is int:
-        eps = label_smoothing
-        if not (isfinite(eps) and 0.0 <= eps <= 1.0):
-            return None
+    a = fast_call(scores, y, reduction, grad, out)
+    if a is None:
+        return None
+    nt = threads_for(a.n * a.c)
+    if a.n * a.c >= NOGIL_MIN:
+        with nogil:
+            r = sce_typed(a, eps, nt)
     else:
-        return None
-    try:
-        try:
-            PyObject_GetBuffer(scores, &sb, PyBUF_RECORDS_RO)
-            got_s = True
-            PyObject_GetBuffer(y, &yb, PyBUF_RECORDS_RO)
-            got_y = True
-        except (BufferError, TypeError, ValueError):
-            return None
-        fs = float_size(&sb)
-        ys = int_size(&yb)
-        if (fs == 0 or ys == 0 or sb.ndim != 2 or yb.ndim != 1
-                or not PyBuffer_IsContiguous(&sb, b'C') or not PyBuffer_IsContiguous(&yb, b'C')):
-            return None
-        n = sb.shape[0]
-        c = sb.shape[1]
-        if n == 0 or c == 0 or yb.shape[0] != n:
-            return None
-        if out is not None:
-            try:
-                PyObject_GetBuffer(out, &ob, PyBUF_RECORDS)      # writeable
-                got_o = True
-            except (BufferError, TypeError, ValueError):
-                return None
-            if (float_size(&ob) != fs or ob.ndim != 2 or ob.shape[0] != n or ob.shape[1] != c
-                    or not PyBuffer_IsContiguous(&ob, b'C') or overlaps(&ob, &yb)
-                    or (out is not scores and overlaps(&ob, &sb))):
-                return None
-            g_obj = out
-            gp = ob.buf
-        elif grad is True:
-            g_obj = _empty((n, c), _float32 if fs == 4 else _float64)
-            PyObject_GetBuffer(g_obj, &ob, PyBUF_RECORDS)
-            got_o = True
-            gp = ob.buf
-        if red == REDUCTION_NONE:
-            lo_obj = _empty(n, _float32 if fs == 4 else _float64)
-            PyObject_GetBuffer(lo_obj, &lb, PyBUF_RECORDS)
-            got_l = True
-            lp = lb.buf
+        r = sce_typed(a, eps, nt)
+    return a.result(r)
 
-        nt = threads_for(n * c)
-        if n * c >= NOGIL_MIN:
-            with nogil:
-                result = sce_typed(fs, ys, sb.buf, n, c, yb.buf, eps, red, gp, lp, nt)
-        else:
-            result = sce_typed(fs, ys, sb.buf, n, c, yb.buf, eps, red, gp, lp, nt)
-    finally:
-        if got_l:
-            PyBuffer_Release(&lb)
-        if got_o:
-            PyBuffer_Release(&ob)
-        if got_y:
-            PyBuffer_Release(&yb)
-        if got_s:
-            PyBuffer_Release(&sb)
-    if result[0] >= 0:
+
+def multiclass_hinge_fast(scores, y, margin, squared, reduction, class_weight, sample_weight,
+                          grad, out, variant):
+    """fastloss.multiclass_hinge's common case (Weston–Watkins), or None for the full path.
+
+    Handled: the arrays fast_call() takes, any reduction, no weights,
+    ``margin`` a float or int >= 0, ``squared`` True or False.
+    """
+    cdef double delta
+    cdef _FastCall a
+    cdef (Py_ssize_t, double) r
+    cdef int nt
+    if (class_weight is not None or sample_weight is not None
+            or type(variant) is not str or variant != "weston_watkins"
+            or (squared is not True and squared is not False)
+            or not real_in(margin, 0.0, INFINITY, &delta)):
         return None
-    return (lo_obj if red == REDUCTION_NONE else result[1]), g_obj
+    a = fast_call(scores, y, reduction, grad, out)
+    if a is None:
+        return None
+    nt = threads_for(a.n * a.c)
+    if a.n * a.c >= NOGIL_MIN:
+        with nogil:
+            r = hinge_typed(a, delta, squared is True, nt)
+    else:
+        r = hinge_typed(a, delta, squared is True, nt)
+    return a.result(r)

@@ -8,6 +8,50 @@ from cython.parallel cimport prange
 from libc.math cimport INFINITY, NAN
 
 
+cdef (Py_ssize_t, double) hinge_core(const floating* sp, Py_ssize_t n, Py_ssize_t c,
+                                     const label_t* yp, const double* cw, const double* sw,
+                                     double margin, bint squared, int reduction, floating* G,
+                                     floating* lo, int nt) noexcept nogil:
+    """multiclass_hinge on raw pointers (n >= 1): ``(bad_label_index, loss)``.
+
+    Shared by the memoryview entry below and the fast entry of _fastpath.pxi.
+    ``G`` and ``lo`` may be NULL; ``G`` may be ``sp``.
+    """
+    cdef double denom = 0.0, scale = 1.0, total = 0.0
+    cdef double w, row_loss
+    cdef Py_ssize_t bad, i, yi
+    cdef floating delta = <floating>margin
+    bad = check_labels(yp, n, c, False, 0, cw, sw, &denom)
+    if bad >= 0:
+        return bad, 0.0
+    if reduction == REDUCTION_MEAN:
+        if denom == 0.0:
+            if G != NULL:
+                for i in range(n):
+                    row_fill(G + i * c, <floating>0, c)
+            return -1, 0.0
+        scale = 1.0 / denom
+    if nt > 1:
+        for i in prange(n, schedule="static", num_threads=nt):
+            yi = <Py_ssize_t>yp[i]
+            w = (cw[yi] if cw != NULL else 1.0) * (sw[i] if sw != NULL else 1.0)
+            row_loss = hinge_row(sp + i * c, G + i * c if G != NULL else NULL, c, yi, delta,
+                                 squared, <floating>(scale * w)) * w
+            total += row_loss
+            if lo != NULL:
+                lo[i] = <floating>row_loss
+    else:
+        for i in range(n):
+            yi = <Py_ssize_t>yp[i]
+            w = (cw[yi] if cw != NULL else 1.0) * (sw[i] if sw != NULL else 1.0)
+            row_loss = hinge_row(sp + i * c, G + i * c if G != NULL else NULL, c, yi, delta,
+                                 squared, <floating>(scale * w)) * w
+            total += row_loss
+            if lo != NULL:
+                lo[i] = <floating>row_loss
+    return -1, total * scale
+
+
 def multiclass_hinge(const floating[:, ::1] scores, const label_t[::1] y,
                      const double[::1] class_weight, const double[::1] sample_weight,
                      double margin, bint squared, int reduction,
@@ -19,52 +63,26 @@ def multiclass_hinge(const floating[:, ::1] scores, const label_t[::1] y,
     split over ``num_threads`` OpenMP threads (static schedule); each row's
     results are the same for any thread count.
     """
-    cdef Py_ssize_t n = scores.shape[0], c = scores.shape[1], i, yi
+    cdef Py_ssize_t n = scores.shape[0], c = scores.shape[1]
     cdef const double* cw = NULL
     cdef const double* sw = NULL
-    cdef bint has_grad = grad is not None
-    cdef bint has_loss_out = loss_out is not None
-    cdef double denom = 0.0, scale = 1.0, total = 0.0
-    cdef double w, row_loss
-    cdef Py_ssize_t bad
-    cdef floating delta = <floating>margin
-    cdef const floating* s
-    cdef floating* g = NULL
     cdef floating* G = NULL
-    cdef int nt = num_threads if num_threads > 1 else 1
-
+    cdef floating* lo = NULL
+    cdef (Py_ssize_t, double) result
     if n == 0:
         return -1, 0.0
     if class_weight is not None:
         cw = &class_weight[0]
     if sample_weight is not None:
         sw = &sample_weight[0]
-    with nogil:
-        bad = check_labels(&y[0], n, c, False, 0, cw, sw, &denom)
-    if bad >= 0:
-        return bad, 0.0
-    if reduction == REDUCTION_MEAN:
-        if denom == 0.0:
-            if has_grad:
-                with nogil:
-                    for i in range(n):
-                        row_fill(&grad[i, 0], <floating>0, c)
-            return -1, 0.0
-        scale = 1.0 / denom
-
-    if has_grad:
+    if grad is not None:
         G = &grad[0, 0]
-    for i in prange(n, nogil=True, schedule="static", num_threads=nt, use_threads_if=nt > 1):
-        yi = <Py_ssize_t>y[i]
-        s = &scores[i, 0]
-        w = (cw[yi] if cw != NULL else 1.0) * (sw[i] if sw != NULL else 1.0)
-        g = G + i * c if has_grad else NULL
-        row_loss = hinge_row(s, g, c, yi, delta, squared, <floating>(scale * w))
-        row_loss = row_loss * w
-        total += row_loss
-        if has_loss_out:
-            loss_out[i] = <floating>row_loss
-    return -1, total * scale
+    if loss_out is not None:
+        lo = &loss_out[0]
+    with nogil:
+        result = hinge_core(&scores[0, 0], n, c, &y[0], cw, sw, margin, squared, reduction, G,
+                            lo, num_threads if num_threads > 1 else 1)
+    return result
 
 
 def multiclass_hinge_crammer_singer(const floating[:, ::1] scores, const label_t[::1] y,

@@ -42,6 +42,18 @@ def softmax_cross_entropy_fast(
     grad: object,
     out: object,
 ) -> tuple[Any, Any] | None: ...
+def multiclass_hinge_fast(
+    scores: object,
+    y: object,
+    margin: object,
+    squared: object,
+    reduction: object,
+    class_weight: object,
+    sample_weight: object,
+    grad: object,
+    out: object,
+    variant: object,
+) -> tuple[Any, Any] | None: ...
 def softmax_cross_entropy_soft(
     scores: npt.NDArray[Any],
     targets: npt.NDArray[Any],

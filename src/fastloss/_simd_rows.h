@@ -122,17 +122,19 @@ FL_INLINE int fl_vi_any(fl_vi m)
  * x = s - max <= 0 -- adds n to the exponent field of the polynomial's
  * result, and a block with any lane outside [-87, 88] (or NaN) takes the
  * two-factor scaling of the scalar fl_expf, which is exact there too.  Both
- * ways give bit for bit the same results as fl_expf. */
+ * ways give bit for bit the same results as fl_expf.  Domain: x <= 0 or NaN,
+ * which is all the kernels need (s - max, -|x|); the AVX-512 version does not
+ * clamp large x. */
 FL_INLINE fl_vf fl_f32_exp(fl_vf x)
 {
     const fl_vf magic = fl_f32_splat(12582912.0f);
 #if FL_X86 && defined(__AVX512F__)
     /* Lanes whose result rounds to 0 (x < -104, -inf) are zeroed by the mask
-     * of the final scalef and, clamped, compute nothing special meanwhile.
-     * max/min return their second operand for NaN, which so passes. */
+     * of the final scalef, whatever they computed meanwhile (NaN for -inf:
+     * AVX-512 takes no assist for NaN or inf).  NaN is kept (unordered compare)
+     * and propagates.  No clamp is needed above: every caller passes x <= 0
+     * (s - max, -|x|). */
     const __mmask16 keep = _mm512_cmp_ps_mask((__m512)x, _mm512_set1_ps(-104.0f), _CMP_NLT_UQ);
-    x = (fl_vf)_mm512_max_ps(_mm512_set1_ps(-104.0f), (__m512)x);
-    x = (fl_vf)_mm512_min_ps(_mm512_set1_ps(89.0f), (__m512)x);
 #else
     const fl_vf hi = fl_f32_splat(89.0f), zero = {0};
     /* Lanes whose result rounds to 0 compute exp(0) and are zeroed at the end,
@@ -539,14 +541,12 @@ FL_INLINE int fl_vl_any(fl_vl m)
 #endif
 }
 
-/* fl_exp (see _simd_math.h), a vector at a time; the scaling as in fl_f32_exp. */
+/* fl_exp (see _simd_math.h), a vector at a time; the scaling and domain as in fl_f32_exp. */
 FL_INLINE fl_vd fl_f64_exp(fl_vd x)
 {
     const fl_vd magic = fl_f64_splat(6755399441055744.0);
 #if FL_X86 && defined(__AVX512F__)
     const __mmask8 keep = _mm512_cmp_pd_mask((__m512d)x, _mm512_set1_pd(-745.2), _CMP_NLT_UQ);
-    x = (fl_vd)_mm512_max_pd(_mm512_set1_pd(-745.2), (__m512d)x);
-    x = (fl_vd)_mm512_min_pd(_mm512_set1_pd(710.0), (__m512d)x);
 #else
     const fl_vd hi = fl_f64_splat(710.0), zero = {0};
     const fl_vl tiny = x < -745.2;              /* result rounds to 0: see fl_f32_exp */

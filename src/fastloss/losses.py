@@ -357,6 +357,11 @@ def multiclass_hinge(
     >>> round(loss, 6), g.tolist()
     (2.9, [[-1.0, 1.0, 0.0]])
     """
+    fast = _k.multiclass_hinge_fast(
+        scores, y, margin, squared, reduction, class_weight, sample_weight, grad, out, variant
+    )
+    if fast is not None:  # the common call, checked and run in C (see _fastpath.pxi)
+        return fast
     s = v.scores_2d(scores)
     n, c = s.shape
     yy = v.labels(y, n)
