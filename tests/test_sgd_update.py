@@ -298,3 +298,70 @@ def test_sgd_with_schedule_uses_step_count(rng):
     assert opt.lr == 0.25 and opt.schedule is sched
     opt.lr = 0.01  # a float replaces the schedule
     assert opt.schedule is None and opt.lr == 0.01
+
+
+# --------------------------------------------------------------------------
+# The fast entry (_fastpath.pxi): the common call checked in C
+# --------------------------------------------------------------------------
+
+
+class _Sub(np.ndarray):
+    pass
+
+
+def _fast(*args):
+    from fastloss import optim
+
+    return optim._k.sgd_update_fast(*args)
+
+
+@pytest.mark.parametrize("shape", [(1,), (37,), (3, 5, 7)])
+@pytest.mark.parametrize("opt", OPTIONS, ids=OPTION_IDS)
+def test_fast_entry_gives_the_full_paths_result(isa, dtype, opt, shape, rng):
+    kw = _kw(opt)
+    w = rng.standard_normal(shape).astype(dtype)
+    g = rng.standard_normal(shape).astype(dtype)
+    v = rng.standard_normal(shape).astype(dtype) if kw["momentum"] > 0 else None
+    w2, v2 = w.copy(), None if v is None else v.copy()
+    args = (0.05, kw["momentum"], v, kw["dampening"], kw["weight_decay"], kw["nesterov"],
+            kw["maximize"])
+    assert _fast(w, g, *args) is True
+    # grad as an ndarray subclass declines the fast entry: the full path, the same kernel
+    fl.sgd_update(w2, g.view(_Sub), lr=0.05, velocity=v2, **kw)
+    np.testing.assert_array_equal(w, w2)
+    if v is not None:
+        np.testing.assert_array_equal(v, v2)
+
+
+def test_fast_entry_declines_what_it_does_not_check(rng):
+    w = rng.standard_normal(10).astype(np.float32)
+    g = rng.standard_normal(10).astype(np.float32)
+    v = np.zeros(10, np.float32)
+    ro = w.copy()
+    ro.flags.writeable = False
+    base = (w, g, 0.1, 0.9, v, 0.0, 0.0, False, False)
+    declined = {
+        "param read-only": (ro,) + base[1:],
+        "param list": (w.tolist(),) + base[1:],
+        "param strided": (np.repeat(w, 2)[::2],) + base[1:],
+        "grad float64": (w, g.astype(np.float64)) + base[2:],
+        "grad shape": (w, g.reshape(2, 5)) + base[2:],
+        "lr negative": (w, g, -0.1) + base[3:],
+        "lr string": (w, g, "0.1") + base[3:],
+        "momentum without velocity": (w, g, 0.1, 0.9, None) + base[5:],
+        "velocity without momentum": (w, g, 0.1, 0.0, v) + base[5:],
+        "velocity is param": (w, g, 0.1, 0.9, w) + base[5:],
+        "dampening > 1": base[:5] + (1.5,) + base[6:],
+        "nesterov with dampening": base[:5] + (0.5, 0.0, True, False),
+        "nesterov 1": base[:7] + (1, False),
+        "maximize None": base[:8] + (None,),
+    }
+    before = w.copy()
+    for what, args in declined.items():
+        assert _fast(*args) is None, what
+    np.testing.assert_array_equal(w, before)
+    assert not v.any()
+    shared = np.zeros(20, np.float32)  # grad partly overlapping param
+    assert _fast(shared[:10], shared[5:15], 0.1, 0.0, None, 0.0, 0.0, False, False) is None
+    with pytest.raises(ValueError, match="lr"):
+        fl.sgd_update(w, g, lr=-0.1)

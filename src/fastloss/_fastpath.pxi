@@ -14,6 +14,7 @@
 
 from cpython.buffer cimport (PyObject_GetBuffer, PyBuffer_Release, PyBuffer_IsContiguous,
                              PyBUF_RECORDS, PyBUF_RECORDS_RO)
+cimport cython
 from libc.math cimport isfinite, INFINITY
 
 import numpy as _np
@@ -88,6 +89,7 @@ cdef inline int reduction_of(object reduction) noexcept:
     return -1
 
 
+@cython.auto_pickle(False)
 cdef class _FastCall:
     """The buffers of one fast call: inputs acquired, outputs allocated or checked.
 
@@ -271,3 +273,97 @@ def multiclass_hinge_fast(scores, y, margin, squared, reduction, class_weight, s
     else:
         r = hinge_typed(a, delta, squared is True, nt)
     return a.result(r)
+
+
+# sgd_update: one pass, memory-bound, so the fixed cost of a call matters up
+# to ~1e5 parameters.  The thread policy's own threshold for it:
+cdef Py_ssize_t _sgd_parallel_min = 1 << 17
+
+
+def set_sgd_thread_min(Py_ssize_t elements):
+    """Mirror fastloss._threads.SGD_MIN_ELEMENTS."""
+    global _sgd_parallel_min
+    _sgd_parallel_min = elements
+
+
+cdef inline bint same_layout(const Py_buffer* a, const Py_buffer* b) noexcept:
+    """Same item format, dimensions and shape (both already C-contiguous)."""
+    cdef int k
+    if a.ndim != b.ndim or a.itemsize != b.itemsize or a.len != b.len:
+        return False
+    for k in range(a.ndim):
+        if a.shape[k] != b.shape[k]:
+            return False
+    return float_size(a) == float_size(b)
+
+
+def sgd_update_fast(param, grad, lr, momentum, velocity, dampening, weight_decay, nesterov,
+                    maximize):
+    """fastloss.sgd_update's common case, done: True; or None for the full path.
+
+    Handled: ``param`` a writeable C-contiguous float32/float64 ndarray;
+    ``grad`` a C-contiguous ndarray of its dtype and shape, ``param`` itself
+    or sharing no memory with it; with momentum > 0 ``velocity`` a writeable
+    C-contiguous ndarray like ``param`` sharing no memory with either (and None
+    without momentum); the hyper-parameters Python floats/ints and bools
+    within their documented ranges.
+    """
+    cdef Py_buffer pb, gb, vb
+    cdef bint got_p = False, got_g = False, got_v = False
+    cdef double lr_, mu, damp, wd
+    cdef Py_ssize_t n
+    cdef int fs, nt
+    cdef bint nest, maxi
+    if (type(param) is not _ndarray or type(grad) is not _ndarray
+            or (nesterov is not True and nesterov is not False)
+            or (maximize is not True and maximize is not False)
+            or not real_in(lr, 0.0, INFINITY, &lr_) or not real_in(momentum, 0.0, INFINITY, &mu)
+            or not real_in(dampening, 0.0, 1.0, &damp)
+            or not real_in(weight_decay, 0.0, INFINITY, &wd)):
+        return None
+    nest = nesterov is True
+    maxi = maximize is True
+    if nest and (mu <= 0.0 or damp != 0.0):
+        return None
+    if (mu > 0.0) != (velocity is not None) or (velocity is not None and type(velocity) is not _ndarray):
+        return None
+    try:
+        try:
+            PyObject_GetBuffer(param, &pb, PyBUF_RECORDS)     # writeable
+            got_p = True
+            PyObject_GetBuffer(grad, &gb, PyBUF_RECORDS_RO)
+            got_g = True
+            if velocity is not None:
+                PyObject_GetBuffer(velocity, &vb, PyBUF_RECORDS)
+                got_v = True
+        except (BufferError, TypeError, ValueError):
+            return None
+        fs = float_size(&pb)
+        if (fs == 0 or not PyBuffer_IsContiguous(&pb, b'C') or not PyBuffer_IsContiguous(&gb, b'C')
+                or not same_layout(&pb, &gb)
+                or (overlaps(&pb, &gb) and pb.buf != gb.buf)):
+            return None
+        if got_v and (not PyBuffer_IsContiguous(&vb, b'C') or not same_layout(&pb, &vb)
+                      or overlaps(&vb, &pb) or overlaps(&vb, &gb)):
+            return None
+        n = pb.len // pb.itemsize
+        nt = 1
+        if n >= _sgd_parallel_min and FL_OPENMP:
+            nt = _requested_threads if _requested_threads > 0 else fl_omp_max_threads()
+        with nogil:
+            if fs == 4:
+                sgd_core(<float*>pb.buf, <const float*>gb.buf,
+                         <float*>vb.buf if got_v else NULL, n, lr_, mu, damp, wd, nest, maxi,
+                         False, nt)
+            else:
+                sgd_core(<double*>pb.buf, <const double*>gb.buf,
+                         <double*>vb.buf if got_v else NULL, n, lr_, mu, damp, wd, nest, maxi,
+                         False, nt)
+    finally:
+        if got_v:
+            PyBuffer_Release(&vb)
+        if got_g:
+            PyBuffer_Release(&gb)
+        if got_p:
+            PyBuffer_Release(&pb)
+    return True

@@ -54,6 +54,18 @@ def multiclass_hinge_fast(
     out: object,
     variant: object,
 ) -> tuple[Any, Any] | None: ...
+def set_sgd_thread_min(elements: int) -> None: ...
+def sgd_update_fast(
+    param: object,
+    grad: object,
+    lr: object,
+    momentum: object,
+    velocity: object,
+    dampening: object,
+    weight_decay: object,
+    nesterov: object,
+    maximize: object,
+) -> bool | None: ...
 def softmax_cross_entropy_soft(
     scores: npt.NDArray[Any],
     targets: npt.NDArray[Any],

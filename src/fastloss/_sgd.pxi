@@ -143,6 +143,30 @@ cdef void _sgd_chunk(floating* p, const floating* g, floating* v, Py_ssize_t n,
             _sgd_momentum_nowd(p, g, v, n, flr, sign, mu, damp)
 
 
+cdef void sgd_core(floating* p, const floating* g, floating* v, Py_ssize_t n, double lr,
+                   double momentum, double dampening, double weight_decay, bint nesterov,
+                   bint maximize, bint first_step, int nt) noexcept nogil:
+    """sgd_update on raw pointers; ``v`` NULL without momentum.  Shared by the
+    memoryview entry below and the fast entry of _fastpath.pxi."""
+    cdef Py_ssize_t blk, b
+    cdef floating flr = <floating>lr
+    cdef floating sign = <floating>(-1.0 if maximize else 1.0)
+    cdef floating wd = <floating>weight_decay
+    cdef floating mu = <floating>momentum
+    cdef floating damp = <floating>(1.0 - dampening)
+    cdef bint has_wd = weight_decay != 0.0
+    if n == 0:
+        return
+    if nt <= 1:
+        _sgd_chunk(p, g, v, n, flr, sign, wd, mu, damp, has_wd, nesterov, first_step)
+        return
+    for blk in prange((n + SGD_CHUNK - 1) // SGD_CHUNK, schedule="static", num_threads=nt):
+        b = blk * SGD_CHUNK
+        _sgd_chunk(p + b, g + b, v + b if v != NULL else NULL,
+                   min(<Py_ssize_t>SGD_CHUNK, n - b), flr, sign, wd, mu, damp, has_wd,
+                   nesterov, first_step)
+
+
 def sgd_update(floating[::1] param, const floating[::1] grad, floating[::1] velocity,
                double lr, double momentum, double dampening, double weight_decay,
                bint nesterov, bint maximize, bint first_step, int num_threads=1):
@@ -153,33 +177,15 @@ def sgd_update(floating[::1] param, const floating[::1] grad, floating[::1] velo
     then g = g + momentum · v (nesterov) or g = v; param −= lr · g.  Chunks of
     SGD_CHUNK elements are split over ``num_threads`` OpenMP threads.
     """
-    cdef Py_ssize_t n = param.shape[0], blk, b
-    cdef floating* p
-    cdef const floating* g
+    cdef Py_ssize_t n = param.shape[0]
     cdef floating* v = NULL
-    cdef floating flr = <floating>lr
-    cdef floating sign = <floating>(-1.0 if maximize else 1.0)
-    cdef floating wd = <floating>weight_decay
-    cdef floating mu = <floating>momentum
-    cdef floating damp = <floating>(1.0 - dampening)
-    cdef bint has_wd = weight_decay != 0.0
-    cdef int nt = num_threads if num_threads > 1 else 1
     if n == 0:
         return
-    p = &param[0]
-    g = &grad[0]
     if velocity is not None:
         v = &velocity[0]
-    if nt == 1:
-        with nogil:
-            _sgd_chunk(p, g, v, n, flr, sign, wd, mu, damp, has_wd, nesterov, first_step)
-        return
-    for blk in prange((n + SGD_CHUNK - 1) // SGD_CHUNK, nogil=True, schedule="static",
-                      num_threads=nt):
-        b = blk * SGD_CHUNK
-        _sgd_chunk(p + b, g + b, v + b if v != NULL else NULL,
-                   min(<Py_ssize_t>SGD_CHUNK, n - b), flr, sign, wd, mu, damp, has_wd,
-                   nesterov, first_step)
+    with nogil:
+        sgd_core(&param[0], &grad[0], v, n, lr, momentum, dampening, weight_decay, nesterov,
+                 maximize, first_step, num_threads)
 
 
 def sum_squares(const floating[::1] x):

@@ -105,6 +105,7 @@ def _push() -> None:
     for name, module in list(sys.modules.items()):
         if name.startswith("fastloss._kernels_") and hasattr(module, "set_thread_config"):
             module.set_thread_config(_requested or 0, PARALLEL_MIN_ELEMENTS)
+            module.set_sgd_thread_min(SGD_MIN_ELEMENTS)
 
 
 _push()

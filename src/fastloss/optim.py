@@ -171,6 +171,10 @@ def sgd_update(
     >>> w.tolist(), v.tolist()
     ([0.95, 2.1], [0.5, -1.0])
     """
+    if _k.sgd_update_fast(
+        param, grad, lr, momentum, velocity, dampening, weight_decay, nesterov, maximize
+    ):  # the common call, checked and run in C (see _fastpath.pxi)
+        return
     _param(param)
     g = _grad(grad, param)
     lr, momentum, dampening, weight_decay, nesterov, maximize = _hyper(
