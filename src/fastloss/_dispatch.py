@@ -29,10 +29,16 @@ def load(isa):
     A build first imported after fastloss._threads gets its thread policy.
     """
     module = importlib.import_module(f"fastloss._kernels_{isa}")
-    threads = sys.modules.get("fastloss._threads")
-    if threads is not None:
-        threads._push()
+    if module not in loaded:
+        loaded.append(module)
+        threads = sys.modules.get("fastloss._threads")
+        if threads is not None:
+            threads._push()
     return module
+
+
+#: Every kernel build imported so far (fastloss._threads tells each its thread policy).
+loaded = []
 
 
 def available_isas():

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import operator
-import sys
 from collections.abc import Iterator
 
 from . import _dispatch
@@ -102,10 +101,9 @@ def _push() -> None:
     Every kernel build imported so far is told, not only the one in use, so a
     build loaded by name (the tests do) follows the same policy.
     """
-    for name, module in list(sys.modules.items()):
-        if name.startswith("fastloss._kernels_") and hasattr(module, "set_thread_config"):
-            module.set_thread_config(_requested or 0, PARALLEL_MIN_ELEMENTS)
-            module.set_sgd_thread_min(SGD_MIN_ELEMENTS)
+    for module in _dispatch.loaded:
+        module.set_thread_config(_requested or 0, PARALLEL_MIN_ELEMENTS)
+        module.set_sgd_thread_min(SGD_MIN_ELEMENTS)
 
 
 _push()
