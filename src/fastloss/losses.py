@@ -1,9 +1,12 @@
 """Multiclass losses and the softmax: validated wrappers over the fused kernels.
 
-Each function checks its arguments once (see _validation.py), then calls the
-kernel of the instruction-set build chosen at import (_dispatch.py).  The
-kernels live in _softmax.pxi and _hinge.pxi; their NumPy twins in
-fastloss.reference.
+Each function first offers its arguments, untouched, to the fast entry of its
+kernel (_fastpath.pxi), which takes the common call -- ndarrays already in
+kernel form, no weights -- checks it in C and runs it.  Anything else comes
+back (None) and is checked here once (see _validation.py), converted where it
+may be, and then runs the kernel of the instruction-set build chosen at import
+(_dispatch.py).  The kernels live in _softmax.pxi and _hinge.pxi; their NumPy
+twins in fastloss.reference.
 """
 
 from __future__ import annotations

@@ -1,8 +1,10 @@
 """Stochastic gradient descent: the in-place update kernel, an optimiser, schedules.
 
-:func:`sgd_update` checks its arguments once (see _validation.py) and calls the
-kernel of the instruction-set build chosen at import (_dispatch.py); the
-kernel is in _sgd.pxi, its NumPy twin in :func:`fastloss.reference.sgd_update`.
+:func:`sgd_update` hands its common call (ndarrays in kernel form) to a fast
+entry that checks and runs it in C (_fastpath.pxi); any other call is checked
+here once (see _validation.py) and calls the kernel of the instruction-set
+build chosen at import (_dispatch.py).  The kernel is in _sgd.pxi, its NumPy
+twin in :func:`fastloss.reference.sgd_update`.
 :class:`SGD` keeps the momentum state of a list of parameters and follows
 ``torch.optim.SGD`` step for step; the learning-rate schedules
 (:class:`ConstantLR`, :class:`StepLR`, :class:`InverseScalingLR`,
