@@ -165,3 +165,16 @@ def test_gradient_points_against_the_label(isa, n, seed, squared):
     assert np.all(loss >= 0) and np.all(np.isfinite(g))
     assert np.all(g * y <= 0)
     assert np.all((g != 0) == (loss > 0))
+
+
+@pytest.mark.parametrize("label_dtype", [np.int8, np.int16, np.int32, np.int64, np.float32, np.float64])
+def test_first_bad_label_reported_nothing_written(label_dtype, rng):
+    """The labels are checked (and, wider than int8, packed) in one pass before any write."""
+    s, y = _problem(rng, 3000, np.float32)
+    y = y.astype(label_dtype)
+    y[1234] = 0
+    y[2999] = 3
+    out = np.full_like(s, 7.0)
+    with pytest.raises(ValueError, match=r"y\[1234\]"):
+        fl.binary_hinge(s, y, out=out)
+    assert (out == 7.0).all()

@@ -15,6 +15,7 @@
 
 from cython.parallel cimport prange
 from libc.stdint cimport int8_t, int16_t
+from libc.stdlib cimport free, malloc
 
 ctypedef fused blabel_t:
     int8_t
@@ -39,6 +40,18 @@ cdef Py_ssize_t first_not_sign(const blabel_t* y, Py_ssize_t n) noexcept nogil:
         if y[i] != 1 and y[i] != -1:
             return i
     return -1
+
+
+cdef Py_ssize_t pack_signs(const blabel_t* y, int8_t* packed, Py_ssize_t n) noexcept nogil:
+    """packed[i] = sign of y[i] as int8, and the index of the first y[i] that is
+    not -1 or +1, or -1: the label check and a compact copy in one pass."""
+    cdef Py_ssize_t i, nbad = 0
+    for i in range(n):
+        nbad += (y[i] != 1) & (y[i] != -1)
+        packed[i] = 1 if y[i] > 0 else -1
+    if nbad == 0:
+        return -1
+    return first_not_sign(y, n)
 
 
 cdef Py_ssize_t first_not_unit(const blabel_t* y, Py_ssize_t n) noexcept nogil:
@@ -119,36 +132,56 @@ def binary_hinge(const floating[::1] scores, const blabel_t[::1] y,
     cdef floating delta = <floating>margin
     cdef floating gs
     cdef int nt = num_threads if num_threads > 1 else 1
+    cdef int8_t* packed = NULL
+    cdef const int8_t* yp
 
     if n == 0:
         return -1, 0.0
-    with nogil:
-        bad = first_not_sign(&y[0], n)
-    if bad >= 0:
-        return bad, 0.0
-    if sample_weight is not None:
-        sw = &sample_weight[0]
+    if blabel_t is int8_t:
         with nogil:
-            denom = sum_f64(sw, n)
+            bad = first_not_sign(&y[0], n)
+        if bad >= 0:
+            return bad, 0.0
+        yp = &y[0]
     else:
-        denom = <double>n
-    if reduction == REDUCTION_MEAN:
-        if denom == 0.0:
-            if has_grad:
-                with nogil:
-                    row_fill(&grad[0], <floating>0, n)
-            return -1, 0.0
-        scale = 1.0 / denom
-    gs = <floating>scale
+        # Wider labels are checked and copied as int8 signs in one pass: the
+        # kernel is memory-bound, and an int64 label is twice the bytes of
+        # its float32 score -- read once here instead of twice.
+        packed = <int8_t*>malloc(n)
+        if packed == NULL:
+            raise MemoryError()
+        with nogil:
+            bad = pack_signs(&y[0], packed, n)
+        if bad >= 0:
+            free(packed)
+            return bad, 0.0
+        yp = packed
+    try:
+        if sample_weight is not None:
+            sw = &sample_weight[0]
+            with nogil:
+                denom = sum_f64(sw, n)
+        else:
+            denom = <double>n
+        if reduction == REDUCTION_MEAN:
+            if denom == 0.0:
+                if has_grad:
+                    with nogil:
+                        row_fill(&grad[0], <floating>0, n)
+                return -1, 0.0
+            scale = 1.0 / denom
+        gs = <floating>scale
 
-    if has_grad:
-        gp = &grad[0]
-    if loss_out is not None:
-        lp = &loss_out[0]
-    for blk in prange((n + BLOCK - 1) // BLOCK, nogil=True, schedule="static", num_threads=nt,
-                      use_threads_if=nt > 1):
-        total += binary_hinge_chunk(&scores[0], &y[0], sw, delta, squared, gs, gp, lp,
-                                    blk * BLOCK, min(<Py_ssize_t>BLOCK, n - blk * BLOCK))
+        if has_grad:
+            gp = &grad[0]
+        if loss_out is not None:
+            lp = &loss_out[0]
+        for blk in prange((n + BLOCK - 1) // BLOCK, nogil=True, schedule="static",
+                          num_threads=nt, use_threads_if=nt > 1):
+            total += binary_hinge_chunk(&scores[0], yp, sw, delta, squared, gs, gp, lp,
+                                        blk * BLOCK, min(<Py_ssize_t>BLOCK, n - blk * BLOCK))
+    finally:
+        free(packed)
     return -1, total * scale
 
 
