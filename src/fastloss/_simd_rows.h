@@ -171,6 +171,33 @@ FL_INLINE fl_vf fl_f32_exp(fl_vf x)
 #endif
 }
 
+#if FL_X86 && defined(__AVX512F__)
+typedef float fl_vf8 __attribute__((vector_size(32)));
+
+/* fl_f32_exp on 8 lanes, for a row's last partial vector of at most 8
+ * elements: processors that run a 512-bit operation as two 256-bit halves
+ * (AMD Zen 4) do it in half the time of a 16-lane one.  The same arithmetic,
+ * so the same results. */
+FL_INLINE __m256 fl_f32_exp8(__m256 xv)
+{
+    const __mmask8 keep = _mm256_cmp_ps_mask(xv, _mm256_set1_ps(-104.0f), _CMP_NLT_UQ);
+    const fl_vf8 magic = (fl_vf8){0} + 12582912.0f;
+    fl_vf8 x = (fl_vf8)xv;
+    fl_vf8 t = x * 1.44269504088896341f + magic;
+    fl_vf8 nf = t - magic;
+    fl_vf8 r = x - nf * 0.693359375f;
+    r = r - nf * -2.12194440e-4f;
+    fl_vf8 p = (fl_vf8){0} + 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * (r * r) + r + 1.0f;
+    return _mm256_maskz_scalef_ps(keep, (__m256)p, (__m256)nf);
+}
+#endif
+
 /* acc_lo, acc_hi += v widened to double (the ISA's own conversions: going
  * through memory for the halves would stall on store forwarding). */
 FL_INLINE void fl_f32_add_wide(fl_vf v, fl_vd *acc_lo, fl_vd *acc_hi)
@@ -311,6 +338,16 @@ FL_INLINE double fl_row_exp_sum_impl_f32(const float *x, float shift, float *out
         if (store) fl_f32_store(out + j, e);
         fl_f32_add_wide(e, &acc_lo, &acc_hi);
     }
+#if FL_X86 && defined(__AVX512F__)
+    if (j < n && n - j <= 8) {     /* a short tail in 8 lanes: see fl_f32_exp8 */
+        const __mmask8 m = (__mmask8)((1u << (n - j)) - 1u);
+        __m256 e8 = fl_f32_exp8(_mm256_sub_ps(
+            _mm256_mask_loadu_ps(_mm256_set1_ps(-INFINITY), m, x + j), _mm256_set1_ps(shift)));
+        if (store) _mm256_mask_storeu_ps(out + j, m, e8);
+        acc_lo += (fl_vd)_mm512_cvtps_pd(e8);
+        return fl_f64_hsum(acc_lo + acc_hi);
+    }
+#endif
     if (j < n) {
         e = fl_f32_exp(fl_f32_load_tail(x + j, n - j, -INFINITY) - shift);
         if (store) fl_f32_store_tail(out + j, e, n - j);
