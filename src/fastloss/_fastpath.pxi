@@ -27,21 +27,26 @@ cdef object _float64 = _np.dtype(_np.float64)
 # The thread policy of fastloss._threads, mirrored here by set_thread_config.
 cdef int _requested_threads = 0
 cdef Py_ssize_t _parallel_min = 1 << 14
+# sgd_update does little work per element (memory-bound): its own threshold.
+cdef Py_ssize_t _sgd_parallel_min = 1 << 17
 # Below this many elements a call keeps the GIL: releasing and taking it back
 # costs more than another thread could gain.
 cdef Py_ssize_t NOGIL_MIN = 1 << 13
 
 
-def set_thread_config(int requested, Py_ssize_t parallel_min):
+def set_thread_config(int requested, Py_ssize_t parallel_min, Py_ssize_t sgd_parallel_min):
     """Mirror fastloss._threads' policy: ``requested`` threads (0: OpenMP's
-    default), one thread below ``parallel_min`` elements."""
-    global _requested_threads, _parallel_min
+    default), one thread below ``parallel_min`` elements (``sgd_parallel_min``
+    for sgd_update)."""
+    global _requested_threads, _parallel_min, _sgd_parallel_min
     _requested_threads = requested if requested > 0 else 0
     _parallel_min = parallel_min
+    _sgd_parallel_min = sgd_parallel_min
 
 
-cdef int threads_for(Py_ssize_t elements) noexcept nogil:
-    if elements < _parallel_min or not FL_OPENMP:
+cdef int threads_for(Py_ssize_t elements, Py_ssize_t minimum) noexcept nogil:
+    """fastloss._threads.for_size in C: 1 below ``minimum`` elements."""
+    if elements < minimum or not FL_OPENMP:
         return 1
     if _requested_threads > 0:
         return _requested_threads
@@ -238,7 +243,7 @@ def softmax_cross_entropy_fast(scores, y, reduction, class_weight, sample_weight
     a = fast_call(scores, y, reduction, grad, out)
     if a is None:
         return None
-    nt = threads_for(a.n * a.c)
+    nt = threads_for(a.n * a.c, _parallel_min)
     if a.n * a.c >= NOGIL_MIN:
         with nogil:
             r = sce_typed(a, eps, nt)
@@ -266,24 +271,13 @@ def multiclass_hinge_fast(scores, y, margin, squared, reduction, class_weight, s
     a = fast_call(scores, y, reduction, grad, out)
     if a is None:
         return None
-    nt = threads_for(a.n * a.c)
+    nt = threads_for(a.n * a.c, _parallel_min)
     if a.n * a.c >= NOGIL_MIN:
         with nogil:
             r = hinge_typed(a, delta, squared is True, nt)
     else:
         r = hinge_typed(a, delta, squared is True, nt)
     return a.result(r)
-
-
-# sgd_update: one pass, memory-bound, so the fixed cost of a call matters up
-# to ~1e5 parameters.  The thread policy's own threshold for it:
-cdef Py_ssize_t _sgd_parallel_min = 1 << 17
-
-
-def set_sgd_thread_min(Py_ssize_t elements):
-    """Mirror fastloss._threads.SGD_MIN_ELEMENTS."""
-    global _sgd_parallel_min
-    _sgd_parallel_min = elements
 
 
 cdef inline bint same_layout(const Py_buffer* a, const Py_buffer* b) noexcept:
@@ -347,9 +341,7 @@ def sgd_update_fast(param, grad, lr, momentum, velocity, dampening, weight_decay
                       or overlaps(&vb, &pb) or overlaps(&vb, &gb)):
             return None
         n = pb.len // pb.itemsize
-        nt = 1
-        if n >= _sgd_parallel_min and FL_OPENMP:
-            nt = _requested_threads if _requested_threads > 0 else fl_omp_max_threads()
+        nt = threads_for(n, _sgd_parallel_min)
         with nogil:
             if fs == 4:
                 sgd_core(<float*>pb.buf, <const float*>gb.buf,

@@ -8,6 +8,20 @@ from cython.parallel cimport prange
 from libc.math cimport INFINITY, NAN
 
 
+cdef inline double hinge_weighted_row(const floating* sp, const label_t* yp, const double* cw,
+                                     const double* sw, floating delta, bint squared,
+                                     double scale, floating* G, floating* lo, Py_ssize_t i,
+                                     Py_ssize_t c) noexcept nogil:
+    """Row i's weighted hinge loss (stored in lo[i] if lo), its gradient into G's row i if G."""
+    cdef Py_ssize_t yi = <Py_ssize_t>yp[i]
+    cdef double w = (cw[yi] if cw != NULL else 1.0) * (sw[i] if sw != NULL else 1.0)
+    cdef double row_loss = hinge_row(sp + i * c, G + i * c if G != NULL else NULL, c, yi, delta,
+                                     squared, <floating>(scale * w)) * w
+    if lo != NULL:
+        lo[i] = <floating>row_loss
+    return row_loss
+
+
 cdef (Py_ssize_t, double) hinge_core(const floating* sp, Py_ssize_t n, Py_ssize_t c,
                                      const label_t* yp, const double* cw, const double* sw,
                                      double margin, bint squared, int reduction, floating* G,
@@ -18,8 +32,7 @@ cdef (Py_ssize_t, double) hinge_core(const floating* sp, Py_ssize_t n, Py_ssize_
     ``G`` and ``lo`` may be NULL; ``G`` may be ``sp``.
     """
     cdef double denom = 0.0, scale = 1.0, total = 0.0
-    cdef double w, row_loss
-    cdef Py_ssize_t bad, i, yi
+    cdef Py_ssize_t bad, i
     cdef floating delta = <floating>margin
     bad = check_labels(yp, n, c, False, 0, cw, sw, &denom)
     if bad >= 0:
@@ -31,24 +44,13 @@ cdef (Py_ssize_t, double) hinge_core(const floating* sp, Py_ssize_t n, Py_ssize_
                     row_fill(G + i * c, <floating>0, c)
             return -1, 0.0
         scale = 1.0 / denom
+    # prange only with threads: its parallel region costs even when not taken
     if nt > 1:
         for i in prange(n, schedule="static", num_threads=nt):
-            yi = <Py_ssize_t>yp[i]
-            w = (cw[yi] if cw != NULL else 1.0) * (sw[i] if sw != NULL else 1.0)
-            row_loss = hinge_row(sp + i * c, G + i * c if G != NULL else NULL, c, yi, delta,
-                                 squared, <floating>(scale * w)) * w
-            total += row_loss
-            if lo != NULL:
-                lo[i] = <floating>row_loss
+            total += hinge_weighted_row(sp, yp, cw, sw, delta, squared, scale, G, lo, i, c)
     else:
         for i in range(n):
-            yi = <Py_ssize_t>yp[i]
-            w = (cw[yi] if cw != NULL else 1.0) * (sw[i] if sw != NULL else 1.0)
-            row_loss = hinge_row(sp + i * c, G + i * c if G != NULL else NULL, c, yi, delta,
-                                 squared, <floating>(scale * w)) * w
-            total += row_loss
-            if lo != NULL:
-                lo[i] = <floating>row_loss
+            total += hinge_weighted_row(sp, yp, cw, sw, delta, squared, scale, G, lo, i, c)
     return -1, total * scale
 
 

@@ -30,7 +30,7 @@ def softmax_cross_entropy(
     loss_out: npt.NDArray[Any] | None,
     num_threads: int = ...,
 ) -> tuple[int, float]: ...
-def set_thread_config(requested: int, parallel_min: int) -> None: ...
+def set_thread_config(requested: int, parallel_min: int, sgd_parallel_min: int) -> None: ...
 def softmax_cross_entropy_fast(
     scores: object,
     y: object,
@@ -54,7 +54,6 @@ def multiclass_hinge_fast(
     out: object,
     variant: object,
 ) -> tuple[Any, Any] | None: ...
-def set_sgd_thread_min(elements: int) -> None: ...
 def sgd_update_fast(
     param: object,
     grad: object,

@@ -102,8 +102,7 @@ def _push() -> None:
     build loaded by name (the tests do) follows the same policy.
     """
     for module in _dispatch.loaded:
-        module.set_thread_config(_requested or 0, PARALLEL_MIN_ELEMENTS)
-        module.set_sgd_thread_min(SGD_MIN_ELEMENTS)
+        module.set_thread_config(_requested or 0, PARALLEL_MIN_ELEMENTS, SGD_MIN_ELEMENTS)
 
 
 _push()
