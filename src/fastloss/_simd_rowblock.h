@@ -133,15 +133,15 @@ FL_INLINE void fl_rows_exp_sum_f32(const float *x, ptrdiff_t c, const int32_t *p
     ptrdiff_t k = 0;
     for (; k + 2 <= c; k += 2) {
         v = fl_f32_gather(x, col + (int32_t)k);
-        m = fl_f32_select(v > m, v, m);
+        m = fl_f32_max(v, m);
         v = fl_f32_gather(x, col + (int32_t)(k + 1));
-        m1 = fl_f32_select(v > m1, v, m1);
+        m1 = fl_f32_max(v, m1);
     }
     if (k < c) {
         v = fl_f32_gather(x, col + (int32_t)k);
-        m = fl_f32_select(v > m, v, m);
+        m = fl_f32_max(v, m);
     }
-    m = fl_f32_select(m1 > m, m1, m);
+    m = fl_f32_max(m1, m);
     fl_f32_store(maxes, m);
     for (ptrdiff_t j = 0; j < c; j++)
         fl_f32_store(out + j * FL_NF,
@@ -171,15 +171,15 @@ FL_INLINE void fl_rows_exp_sum_f64(const double *x, ptrdiff_t c, const int64_t *
     ptrdiff_t k = 0;
     for (; k + 2 <= c; k += 2) {
         v = fl_f64_gather(x, col + (int32_t)k);
-        m = fl_f64_select(v > m, v, m);
+        m = fl_f64_max(v, m);
         v = fl_f64_gather(x, col + (int32_t)(k + 1));
-        m1 = fl_f64_select(v > m1, v, m1);
+        m1 = fl_f64_max(v, m1);
     }
     if (k < c) {
         v = fl_f64_gather(x, col + (int32_t)k);
-        m = fl_f64_select(v > m, v, m);
+        m = fl_f64_max(v, m);
     }
-    m = fl_f64_select(m1 > m, m1, m);
+    m = fl_f64_max(m1, m);
     fl_f64_store(maxes, m);
     for (ptrdiff_t j = 0; j < c; j++)
         fl_f64_store(out + j * FL_ND,
