@@ -26,6 +26,24 @@
 #include <stdint.h>
 #include <string.h>
 
+/* x, rounded as it is: a product passed through fl_rounded is never fused
+ * into an fma with what it is added to.  gcc contracts a*b + c on its own
+ * (-ffp-contract=fast, its default), and two inlined or specialised copies of
+ * one function may contract differently -- the serial and the threaded loop
+ * would then give a row different results. */
+static inline double fl_rounded(double x)
+{
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__)) && defined(__SSE2__)
+    __asm__("" : "+x"(x));
+#elif defined(__GNUC__) && defined(__aarch64__)
+    __asm__("" : "+w"(x));
+#else
+    volatile double v = x;
+    x = v;
+#endif
+    return x;
+}
+
 static inline float fl_bits_to_f32(int32_t i) { float f; memcpy(&f, &i, sizeof f); return f; }
 static inline int32_t fl_f32_to_bits(float f) { int32_t i; memcpy(&i, &f, sizeof i); return i; }
 static inline double fl_bits_to_f64(int64_t i) { double f; memcpy(&f, &i, sizeof f); return f; }

@@ -53,6 +53,24 @@ def log_softmax(const floating[:, ::1] scores, floating[:, ::1] out, int num_thr
         row_affine(o, 1, -log_total, o, c)
 
 
+cdef inline void sce_row_exp(const floating* s, floating m, floating* g, Py_ssize_t c,
+                             double* total, double* total_m1) noexcept nogil:
+    """g[j] = exp(s[j] - m) (g may be s or NULL); *total = Σ_j, *total_m1 = Σ_j - 1 (float64).
+
+    float64 sums the terms equal to 1 (the row's maxima) apart from the others,
+    for log1p: see fl_row_exp_sum_split_f64.  The C primitives are called
+    directly, not through the fused wrappers of _rowops.pxi, so that they
+    inline into sce_block's loops and their vector constants are loaded once.
+    """
+    cdef double ones, rest
+    if floating is float:
+        total[0] = fl_row_exp_sum_f32(s, m, g, c)
+    else:
+        ones = fl_row_exp_sum_split_f64(s, m, g, c, &rest)
+        total[0] = ones + rest
+        total_m1[0] = (ones - 1.0) + rest
+
+
 cdef double sce_block(const floating* scores, const label_t* y, floating* grad,
                       floating* loss_out, Py_ssize_t i0, Py_ssize_t nb, Py_ssize_t c,
                       const double* cw, const double* sw, double eps, double wc_total,
@@ -64,85 +82,95 @@ cdef double sce_block(const floating* scores, const label_t* y, floating* grad,
     first through max and exp-and-sum (exp stored into the gradient row), then
     the block's logs in one vector call (a libm log per row costs more than a
     short row), then each row's loss and gradient scaling, while the rows are
-    in cache.  ``grad`` and ``loss_out`` may be NULL.
+    in cache.  Rows of at most HOIST_MAX_BYTES take every row's max before the
+    first exp: the maxima of different rows are independent and overlap,
+    where a row's exp would wait for its own.  ``grad`` and ``loss_out`` may
+    be NULL.
     """
     cdef double sums[ROW_BLOCK]
     cdef double sums_m1[ROW_BLOCK]
     cdef double logs[ROW_BLOCK]
     cdef double bases[ROW_BLOCK]
     cdef double shifts[ROW_BLOCK]
+    cdef double factors[ROW_BLOCK]
+    cdef double label_grad[ROW_BLOCK]
+    cdef floating maxes[ROW_BLOCK]
     cdef bint smooth = eps > 0.0
-    cdef double total = 0.0, cwy, swi, row_loss, gs, ones, rest
-    cdef Py_ssize_t i, r, k, yi
-    cdef floating m
+    cdef bint hoist = c * <Py_ssize_t>sizeof(floating) <= HOIST_MAX_BYTES
+    cdef double total = 0.0, cwy, swi, row_loss, gs
+    cdef Py_ssize_t i, r, k
     cdef const floating* s
     cdef floating* g
     cdef floating smooth_grad
     for r in range(ROW_BLOCK):
         sums[r] = 1.0
         sums_m1[r] = 0.0
+    # Everything read from a scores row is read before its gradient row is
+    # written, so grad may alias scores.
     for r in range(nb):
         i = i0 + r
-        yi = <Py_ssize_t>y[i]
         if use_ignore and y[i] == ignore_index:
             continue
         s = scores + i * c
-        m = row_max(s, c)
-        # Everything read from the scores row is read before the
-        # gradient row is written, so grad may alias scores.
-        bases[r] = <double>m - <double>s[yi]
+        maxes[r] = row_max(s, c)
+        bases[r] = <double>maxes[r] - <double>s[<Py_ssize_t>y[i]]
         if smooth:
-            shifts[r] = row_shifted_sum(s, <double>m, cw, c)
-        # The C primitives are called directly, not through the fused
-        # wrappers of _rowops.pxi, so that they inline into this loop
-        # and their vector constants are loaded once.
-        if floating is float:
-            sums[r] = fl_row_exp_sum_f32(s, m, grad + i * c if grad != NULL else NULL, c)
-        else:
-            # the sum as (terms equal to 1) + rest, for log1p: see _simd_rowblock.h
-            ones = fl_row_exp_sum_split_f64(s, m, grad + i * c if grad != NULL else NULL, c,
-                                            &rest)
-            sums[r] = ones + rest
-            sums_m1[r] = (ones - 1.0) + rest
+            shifts[r] = row_shifted_sum(s, <double>maxes[r], cw, c)
+        if not hoist:
+            sce_row_exp(s, maxes[r], grad + i * c if grad != NULL else NULL, c, &sums[r],
+                        &sums_m1[r])
+    if hoist:
+        for r in range(nb):
+            i = i0 + r
+            if not (use_ignore and y[i] == ignore_index):
+                sce_row_exp(scores + i * c, maxes[r], grad + i * c if grad != NULL else NULL,
+                            c, &sums[r], &sums_m1[r])
     if floating is float:
         fl_log8_f64(sums, logs)
     else:
         fl_log1p8_f64(sums_m1, logs)
     for r in range(nb):
         i = i0 + r
-        yi = <Py_ssize_t>y[i]
-        g = grad + i * c if grad != NULL else NULL
         if use_ignore and y[i] == ignore_index:
-            if g != NULL:
-                row_fill(g, <floating>0, c)
             if loss_out != NULL:
                 loss_out[i] = 0
             continue
-        cwy = cw[yi] if cw != NULL else 1.0
+        cwy = cw[y[i]] if cw != NULL else 1.0
         swi = sw[i] if sw != NULL else 1.0
         # -log p_y = log Σ exp(s - m) + m - s_y
         row_loss = (1.0 - eps) * cwy * (logs[r] + bases[r])
         if smooth:
             # Σ_k cw_k (-log p_k) = W_c · log Σ exp(s - m) - Σ_k cw_k (s_k - m)
-            row_loss += eps / c * (wc_total * logs[r] - shifts[r])
+            # (fl_rounded: the same rounding in every compiled copy, see _simd_math.h)
+            row_loss = fl_rounded(row_loss) + fl_rounded(
+                eps / c * (fl_rounded(wc_total * logs[r]) - shifts[r]))
         row_loss *= swi
         total += row_loss
         if loss_out != NULL:
             loss_out[i] = <floating>row_loss
-        if g != NULL:
-            # d/ds_j = w [((1-ε) cw_y + ε W_c / C) p_j - (1-ε) cw_y [j=y] - ε/C cw_j]
-            gs = scale * swi
-            row_affine(g, <floating>(gs * ((1.0 - eps) * cwy + eps * wc_total / c) / sums[r]),
-                       0, g, c)
-            g[yi] -= <floating>(gs * (1.0 - eps) * cwy)
-            if smooth:
-                if cw == NULL:
-                    smooth_grad = <floating>(gs * eps / c)
-                    for k in range(c):
-                        g[k] -= smooth_grad
-                else:
-                    for k in range(c):
-                        g[k] -= <floating>(gs * eps / c * cw[k])
+        # d/ds_j = w [((1-ε) cw_y + ε W_c / C) p_j - (1-ε) cw_y [j=y] - ε/C cw_j]
+        gs = scale * swi
+        factors[r] = gs * (fl_rounded((1.0 - eps) * cwy) + eps * wc_total / c) / sums[r]
+        label_grad[r] = gs * (1.0 - eps) * cwy
+    if grad == NULL:
+        return total
+    for r in range(nb):
+        i = i0 + r
+        g = grad + i * c
+        if use_ignore and y[i] == ignore_index:
+            row_fill(g, <floating>0, c)
+            continue
+        row_affine(g, <floating>factors[r], 0, g, c)
+        g[<Py_ssize_t>y[i]] -= <floating>label_grad[r]
+        if smooth:
+            gs = scale * (sw[i] if sw != NULL else 1.0)
+            if cw == NULL:
+                smooth_grad = <floating>(gs * eps / c)
+                for k in range(c):
+                    g[k] -= smooth_grad
+            else:
+                for k in range(c):
+                    g[k] -= <floating>(gs * eps / c * cw[k])
     return total
 
 
