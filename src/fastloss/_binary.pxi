@@ -94,21 +94,19 @@ def sigmoid(const floating[::1] x, floating[::1] out, int num_threads=1):
         sigmoid_block(xp + blk * BLOCK, op + blk * BLOCK, min(<Py_ssize_t>BLOCK, n - blk * BLOCK))
 
 
-cdef double binary_hinge_chunk(const floating* scores, const blabel_t* y, const double* sw,
+cdef double binary_hinge_chunk(const floating* scores, const int8_t* y, const double* sw,
                                floating delta, bint squared, floating gs, floating* grad,
                                floating* loss_out, Py_ssize_t b, Py_ssize_t m) noexcept nogil:
-    """binary_hinge over elements b .. b+m-1 (m <= BLOCK); grad, loss_out, sw may be NULL."""
-    cdef floating ybuf[BLOCK]
+    """binary_hinge over elements b .. b+m-1 (m <= BLOCK), labels as int8 signs (converted
+    in registers); grad, loss_out, sw may be NULL."""
     cdef floating wbuf[BLOCK]
-    cdef const floating* yb
     cdef floating* wb = NULL
     cdef Py_ssize_t k
-    yb = as_floating(y + b, ybuf, m, delta)
     if sw != NULL:
         for k in range(m):
             wbuf[k] = <floating>sw[b + k]
         wb = wbuf
-    return binary_hinge_block(scores + b, yb, wb, delta, squared, gs,
+    return binary_hinge_block(scores + b, y + b, wb, delta, squared, gs,
                               grad + b if grad != NULL else NULL,
                               loss_out + b if loss_out != NULL else NULL, m)
 

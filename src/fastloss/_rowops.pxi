@@ -6,7 +6,7 @@
 # fused-type wrappers pick the float32 or float64 version at compile time.
 
 from cython cimport floating
-from libc.stdint cimport int32_t, int64_t
+from libc.stdint cimport int8_t, int32_t, int64_t
 
 cdef extern from "_simd_rows.h":
     float fl_expf(float x) noexcept nogil
@@ -29,9 +29,9 @@ cdef extern from "_simd_rows.h":
                              float gs, float* g, float* lo, Py_ssize_t n) noexcept nogil
     double fl_sigmoid_ce_f64(const double* x, const double* y, const double* p, const double* w,
                              double gs, double* g, double* lo, Py_ssize_t n) noexcept nogil
-    double fl_binary_hinge_f32(const float* s, const float* y, const float* w, float delta,
+    double fl_binary_hinge_f32(const float* s, const int8_t* y, const float* w, float delta,
                                int squared, float gs, float* g, float* lo, Py_ssize_t n) noexcept nogil
-    double fl_binary_hinge_f64(const double* s, const double* y, const double* w, double delta,
+    double fl_binary_hinge_f64(const double* s, const int8_t* y, const double* w, double delta,
                                int squared, double gs, double* g, double* lo, Py_ssize_t n) noexcept nogil
     double fl_row_sum_nonneg_f32(const float* t, Py_ssize_t n, int* bad) noexcept nogil
     double fl_row_sum_nonneg_f64(const double* t, Py_ssize_t n, int* bad) noexcept nogil
@@ -197,10 +197,10 @@ cdef inline double sigmoid_ce_block(const floating* x, const floating* y, const 
         return fl_sigmoid_ce_f64(x, y, p, w, gs, g, lo, n)
 
 
-cdef inline double binary_hinge_block(const floating* s, const floating* y, const floating* w,
+cdef inline double binary_hinge_block(const floating* s, const int8_t* y, const floating* w,
                                       floating delta, bint squared, floating gs, floating* g,
                                       floating* lo, Py_ssize_t n) noexcept nogil:
-    """Σ_j w_j L_j of the binary hinge (fl_binary_hinge_f32); w, g, lo may be NULL."""
+    """Σ_j w_j L_j of the binary hinge (fl_binary_hinge_f32), labels as int8 signs; w, g, lo may be NULL."""
     if floating is float:
         return fl_binary_hinge_f32(s, y, w, delta, squared, gs, g, lo, n)
     else:

@@ -969,40 +969,74 @@ FL_INLINE double fl_sigmoid_ce_f32(const float *x, const float *y, const float *
     return fl_f64_hsum(acc_lo + acc_hi);
 }
 
-/* Binary hinge of n scores s with labels y = ±1: h_j = max(0, Δ - y_j·s_j) (NaN kept),
+/* FL_NF int8 signs (±1) from y as fl_vf lanes; a tail of rem < FL_NF padded with 0.
+ * Sign-extending conversions where the instruction set has them (gcc makes
+ * one scalar conversion per lane of __builtin_convertvector from bytes). */
+FL_INLINE fl_vf fl_f32_load_signs(const int8_t *y, ptrdiff_t rem)
+{
+#if FL_X86 && defined(__AVX512F__)
+    if (rem == FL_NF)
+        return (fl_vf)_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)y)));
+#elif FL_X86 && defined(__AVX2__)
+    if (rem == FL_NF)
+        return (fl_vf)_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)y)));
+#elif FL_X86
+    if (rem == FL_NF) {         /* SSE2: widen by unpacking, sign-extend by a shift */
+        int32_t four;
+        memcpy(&four, y, 4);
+        __m128i b = _mm_cvtsi32_si128(four);
+        b = _mm_unpacklo_epi8(b, b);
+        b = _mm_unpacklo_epi16(b, b);
+        return (fl_vf)_mm_cvtepi32_ps(_mm_srai_epi32(b, 24));
+    }
+#endif
+    fl_vf v = {0};
+    for (ptrdiff_t k = 0; k < rem; k++) v[k] = y[k];
+    return v;
+}
+
+/* One vector of fl_binary_hinge_impl_f32 at j: rem = FL_NF (a whole one) or the tail. */
+FL_INLINE void fl_binary_hinge_step_f32(const float *s, const int8_t *y, const float *w, float delta,
+                                         float gs, float *g, float *lo, ptrdiff_t j, ptrdiff_t rem,
+                                         const int squared, fl_vd *acc_lo, fl_vd *acc_hi)
+{
+    const int full = rem == FL_NF;
+    fl_vf sv = full ? fl_f32_load(s + j) : fl_f32_load_tail(s + j, rem, 0.0f);
+    fl_vf yv = fl_f32_load_signs(y + j, rem);
+    fl_vf wv = w ? (full ? fl_f32_load(w + j) : fl_f32_load_tail(w + j, rem, 0.0f))
+               : (full ? fl_f32_splat(1.0f) : fl_f32_ones_head(rem));
+    fl_vf t = delta - yv * sv;
+    fl_vf h = (fl_vf)((fl_vi)t & ~(t <= 0.0f));
+    fl_vf loss = (squared ? h * h : h) * wv;
+    fl_f32_add_wide(loss, acc_lo, acc_hi);
+    if (g) {
+        fl_vf gv = squared ? ((-2.0f * gs) * wv * yv) * h
+                         : (fl_vf)((fl_vi)((-gs) * wv * yv) & (h > 0.0f));
+        gv = fl_f32_select(h != h, h, gv); /* NaN in, NaN gradient */
+        if (full) fl_f32_store(g + j, gv); else fl_f32_store_tail(g + j, gv, rem);
+    }
+    if (lo) {
+        if (full) fl_f32_store(lo + j, loss); else fl_f32_store_tail(lo + j, loss, rem);
+    }
+}
+
+/* Binary hinge of n scores s with labels y = ±1 (int8 signs): h_j = max(0, Δ - y_j·s_j) (NaN kept),
  * L_j = h_j (or h_j² if squared).  Returns Σ_j w_j L_j in double; with lo: lo[j] = w_j L_j;
  * with g: g[j] = -gs·w_j·y_j·[h_j > 0] (or -2·gs·w_j·y_j·h_j).  g or lo may be s. */
-FL_INLINE double fl_binary_hinge_impl_f32(const float *s, const float *y, const float *w, float delta,
+FL_INLINE double fl_binary_hinge_impl_f32(const float *s, const int8_t *y, const float *w, float delta,
                                           float gs, float *g, float *lo, ptrdiff_t n,
                                           const int squared)
 {
-    const fl_vf one = fl_f32_splat(1.0f);
     fl_vd acc_lo = {0}, acc_hi = {0};
-    for (ptrdiff_t j = 0; j < n; j += FL_NF) {
-        const ptrdiff_t rem = n - j < FL_NF ? n - j : FL_NF;
-        const int full = rem == FL_NF;
-        fl_vf sv = full ? fl_f32_load(s + j) : fl_f32_load_tail(s + j, rem, 0.0f);
-        fl_vf yv = full ? fl_f32_load(y + j) : fl_f32_load_tail(y + j, rem, 0.0f);
-        fl_vf wv = w ? (full ? fl_f32_load(w + j) : fl_f32_load_tail(w + j, rem, 0.0f))
-                     : (full ? one : fl_f32_ones_head(rem));
-        fl_vf t = delta - yv * sv;
-        fl_vf h = (fl_vf)((fl_vi)t & ~(t <= 0.0f));
-        fl_vf loss = (squared ? h * h : h) * wv;
-        fl_f32_add_wide(loss, &acc_lo, &acc_hi);
-        if (g) {
-            fl_vf gv = squared ? ((-2.0f * gs) * wv * yv) * h
-                               : (fl_vf)((fl_vi)((-gs) * wv * yv) & (h > 0.0f));
-            gv = fl_f32_select(h != h, h, gv); /* NaN in, NaN gradient */
-            if (full) fl_f32_store(g + j, gv); else fl_f32_store_tail(g + j, gv, rem);
-        }
-        if (lo) {
-            if (full) fl_f32_store(lo + j, loss); else fl_f32_store_tail(lo + j, loss, rem);
-        }
-    }
+    ptrdiff_t j = 0;
+    for (; j + FL_NF <= n; j += FL_NF)
+        fl_binary_hinge_step_f32(s, y, w, delta, gs, g, lo, j, FL_NF, squared, &acc_lo, &acc_hi);
+    if (j < n)
+        fl_binary_hinge_step_f32(s, y, w, delta, gs, g, lo, j, n - j, squared, &acc_lo, &acc_hi);
     return fl_f64_hsum(acc_lo + acc_hi);
 }
 
-FL_INLINE double fl_binary_hinge_f32(const float *s, const float *y, const float *w, float delta,
+FL_INLINE double fl_binary_hinge_f32(const float *s, const int8_t *y, const float *w, float delta,
                                      int squared, float gs, float *g, float *lo, ptrdiff_t n)
 {
     return squared ? fl_binary_hinge_impl_f32(s, y, w, delta, gs, g, lo, n, 1)
@@ -1231,40 +1265,77 @@ FL_INLINE double fl_sigmoid_ce_f64(const double *x, const double *y, const doubl
     return fl_f64_hsum(acc_lo + acc_hi);
 }
 
-/* Binary hinge of n scores s with labels y = ±1: h_j = max(0, Δ - y_j·s_j) (NaN kept),
+/* FL_ND int8 signs (±1) from y as fl_vd lanes; a tail of rem < FL_ND padded with 0.
+ * Sign-extending conversions where the instruction set has them (gcc makes
+ * one scalar conversion per lane of __builtin_convertvector from bytes). */
+FL_INLINE fl_vd fl_f64_load_signs(const int8_t *y, ptrdiff_t rem)
+{
+#if FL_X86 && defined(__AVX512F__)
+    if (rem == FL_ND)
+        return (fl_vd)_mm512_cvtepi32_pd(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)y)));
+#elif FL_X86 && defined(__AVX2__)
+    if (rem == FL_ND) {
+        int32_t four;
+        memcpy(&four, y, 4);
+        return (fl_vd)_mm256_cvtepi32_pd(_mm_cvtepi8_epi32(_mm_cvtsi32_si128(four)));
+    }
+#elif FL_X86
+    if (rem == FL_ND) {         /* SSE2, as in fl_f32_load_signs */
+        uint16_t two;
+        memcpy(&two, y, 2);
+        __m128i b = _mm_cvtsi32_si128(two);
+        b = _mm_unpacklo_epi8(b, b);
+        b = _mm_unpacklo_epi16(b, b);
+        return (fl_vd)_mm_cvtepi32_pd(_mm_srai_epi32(b, 24));
+    }
+#endif
+    fl_vd v = {0};
+    for (ptrdiff_t k = 0; k < rem; k++) v[k] = y[k];
+    return v;
+}
+
+/* One vector of fl_binary_hinge_impl_f64 at j: rem = FL_ND (a whole one) or the tail. */
+FL_INLINE void fl_binary_hinge_step_f64(const double *s, const int8_t *y, const double *w, double delta,
+                                         double gs, double *g, double *lo, ptrdiff_t j, ptrdiff_t rem,
+                                         const int squared, fl_vd *acc_lo, fl_vd *acc_hi)
+{
+    const int full = rem == FL_ND;
+    fl_vd sv = full ? fl_f64_load(s + j) : fl_f64_load_tail(s + j, rem, 0.0);
+    fl_vd yv = fl_f64_load_signs(y + j, rem);
+    fl_vd wv = w ? (full ? fl_f64_load(w + j) : fl_f64_load_tail(w + j, rem, 0.0))
+               : (full ? fl_f64_splat(1.0) : fl_f64_ones_head(rem));
+    fl_vd t = delta - yv * sv;
+    fl_vd h = (fl_vd)((fl_vl)t & ~(t <= 0.0));
+    fl_vd loss = (squared ? h * h : h) * wv;
+    fl_f64_add_wide(loss, acc_lo, acc_hi);
+    if (g) {
+        fl_vd gv = squared ? ((-2.0 * gs) * wv * yv) * h
+                         : (fl_vd)((fl_vl)((-gs) * wv * yv) & (h > 0.0));
+        gv = fl_f64_select(h != h, h, gv); /* NaN in, NaN gradient */
+        if (full) fl_f64_store(g + j, gv); else fl_f64_store_tail(g + j, gv, rem);
+    }
+    if (lo) {
+        if (full) fl_f64_store(lo + j, loss); else fl_f64_store_tail(lo + j, loss, rem);
+    }
+}
+
+/* Binary hinge of n scores s with labels y = ±1 (int8 signs): h_j = max(0, Δ - y_j·s_j) (NaN kept),
  * L_j = h_j (or h_j² if squared).  Returns Σ_j w_j L_j in double; with lo: lo[j] = w_j L_j;
  * with g: g[j] = -gs·w_j·y_j·[h_j > 0] (or -2·gs·w_j·y_j·h_j).  g or lo may be s. */
-FL_INLINE double fl_binary_hinge_impl_f64(const double *s, const double *y, const double *w, double delta,
+FL_INLINE double fl_binary_hinge_impl_f64(const double *s, const int8_t *y, const double *w, double delta,
                                           double gs, double *g, double *lo, ptrdiff_t n,
                                           const int squared)
 {
-    const fl_vd one = fl_f64_splat(1.0);
     fl_vd acc_lo = {0}, acc_hi = {0};
-    for (ptrdiff_t j = 0; j < n; j += FL_ND) {
-        const ptrdiff_t rem = n - j < FL_ND ? n - j : FL_ND;
-        const int full = rem == FL_ND;
-        fl_vd sv = full ? fl_f64_load(s + j) : fl_f64_load_tail(s + j, rem, 0.0);
-        fl_vd yv = full ? fl_f64_load(y + j) : fl_f64_load_tail(y + j, rem, 0.0);
-        fl_vd wv = w ? (full ? fl_f64_load(w + j) : fl_f64_load_tail(w + j, rem, 0.0))
-                     : (full ? one : fl_f64_ones_head(rem));
-        fl_vd t = delta - yv * sv;
-        fl_vd h = (fl_vd)((fl_vl)t & ~(t <= 0.0));
-        fl_vd loss = (squared ? h * h : h) * wv;
-        fl_f64_add_wide(loss, &acc_lo, &acc_hi);
-        if (g) {
-            fl_vd gv = squared ? ((-2.0 * gs) * wv * yv) * h
-                               : (fl_vd)((fl_vl)((-gs) * wv * yv) & (h > 0.0));
-            gv = fl_f64_select(h != h, h, gv); /* NaN in, NaN gradient */
-            if (full) fl_f64_store(g + j, gv); else fl_f64_store_tail(g + j, gv, rem);
-        }
-        if (lo) {
-            if (full) fl_f64_store(lo + j, loss); else fl_f64_store_tail(lo + j, loss, rem);
-        }
-    }
+    ptrdiff_t j = 0;
+    for (; j + FL_ND <= n; j += FL_ND)
+        fl_binary_hinge_step_f64(s, y, w, delta, gs, g, lo, j, FL_ND, squared, &acc_lo, &acc_hi);
+    if (j < n)
+        fl_binary_hinge_step_f64(s, y, w, delta, gs, g, lo, j, n - j, squared, &acc_lo, &acc_hi);
     return fl_f64_hsum(acc_lo + acc_hi);
 }
 
-FL_INLINE double fl_binary_hinge_f64(const double *s, const double *y, const double *w, double delta,
+FL_INLINE double fl_binary_hinge_f64(const double *s, const int8_t *y, const double *w, double delta,
                                      int squared, double gs, double *g, double *lo, ptrdiff_t n)
 {
     return squared ? fl_binary_hinge_impl_f64(s, y, w, delta, gs, g, lo, n, 1)
@@ -1461,8 +1532,9 @@ FL_ROW_SCALAR(double, f64, fl_exp)
         }                                                                                   \
         return total;                                                                       \
     }                                                                                       \
-    static inline double fl_binary_hinge_##SUF(const T *s, const T *y, const T *w, T delta, \
-                                               int squared, T gs, T *g, T *lo, ptrdiff_t n) \
+    static inline double fl_binary_hinge_##SUF(const T *s, const int8_t *y, const T *w,     \
+                                               T delta, int squared, T gs, T *g, T *lo,     \
+                                               ptrdiff_t n)                                 \
     {                                                                                       \
         double total = 0.0;                                                                 \
         for (ptrdiff_t j = 0; j < n; j++) {                                                 \
