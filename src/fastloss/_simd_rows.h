@@ -980,7 +980,7 @@ FL_INLINE fl_vf fl_f32_load_signs(const int8_t *y, ptrdiff_t rem)
 #elif FL_X86 && defined(__AVX2__)
     if (rem == FL_NF)
         return (fl_vf)_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)y)));
-#elif FL_X86
+#elif FL_X86 && !defined(__AVX__)  /* (AVX without AVX2: the loop below) */
     if (rem == FL_NF) {         /* SSE2: widen by unpacking, sign-extend by a shift */
         int32_t four;
         memcpy(&four, y, 4);
@@ -1279,7 +1279,7 @@ FL_INLINE fl_vd fl_f64_load_signs(const int8_t *y, ptrdiff_t rem)
         memcpy(&four, y, 4);
         return (fl_vd)_mm256_cvtepi32_pd(_mm_cvtepi8_epi32(_mm_cvtsi32_si128(four)));
     }
-#elif FL_X86
+#elif FL_X86 && !defined(__AVX__)  /* (AVX without AVX2: the loop below) */
     if (rem == FL_ND) {         /* SSE2, as in fl_f32_load_signs */
         uint16_t two;
         memcpy(&two, y, 2);
