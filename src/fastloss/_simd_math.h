@@ -49,6 +49,48 @@ static inline int32_t fl_f32_to_bits(float f) { int32_t i; memcpy(&i, &f, sizeof
 static inline double fl_bits_to_f64(int64_t i) { double f; memcpy(&f, &i, sizeof f); return f; }
 static inline int64_t fl_f64_to_bits(double f) { int64_t i; memcpy(&i, &f, sizeof i); return i; }
 
+/* The common core of fl_expf and its vector versions in _simd_rows.h, so that
+ * all give the same results: from x (a float or a vector of floats) sets
+ *   t  = x·log2(e) + 1.5·2^23   (n = round(x / ln 2) in its low mantissa bits),
+ *   nf = n as a float,
+ *   p  ≈ exp(r), r = x - n·ln2_hi - n·ln2_lo (Cephes' minimax polynomial).
+ * Each step is one a·b + c, which gcc makes an fma where the ISA has one. */
+#define FL_EXPF_CORE(x, t, nf, p)                                                   \
+    do {                                                                            \
+        (t) = (x) * 1.44269504088896341f + 12582912.0f;                             \
+        (nf) = (t) - 12582912.0f;                                                   \
+        __typeof__(t) r_ = (x) - (nf) * 0.693359375f;                               \
+        r_ = r_ - (nf) * -2.12194440e-4f;                                           \
+        (p) = r_ * 1.9875691500e-4f + 1.3981999507e-3f;                             \
+        (p) = (p) * r_ + 8.3334519073e-3f;                                          \
+        (p) = (p) * r_ + 4.1665795894e-2f;                                          \
+        (p) = (p) * r_ + 1.6666665459e-1f;                                          \
+        (p) = (p) * r_ + 5.0000001201e-1f;                                          \
+        (p) = (p) * (r_ * r_) + r_ + 1.0f;                                          \
+    } while (0)
+
+/* The same for fl_exp (double): 1.5·2^52, ln2 in two parts (ln2_hi has 32
+ * significant bits), and the Taylor series of exp to degree 12: |r| <= 0.3466,
+ * so the truncation error r^13/13! < 2e-16 relative. */
+#define FL_EXP_CORE(x, t, nf, p)                                                    \
+    do {                                                                            \
+        (t) = (x) * 1.4426950408889634074 + 6755399441055744.0;                     \
+        (nf) = (t) - 6755399441055744.0;                                            \
+        __typeof__(t) r_ = (x) - (nf) * 6.93147180369123816490e-1;                  \
+        r_ = r_ - (nf) * 1.90821492927058770002e-10;                                \
+        (p) = r_ * 2.08767569878680989792e-9 + 2.50521083854417187751e-8;  /* 1/12!, 1/11! */ \
+        (p) = (p) * r_ + 2.75573192239858906526e-7;                        /* 1/10! */ \
+        (p) = (p) * r_ + 2.75573192239858906526e-6;                        /* 1/9! */  \
+        (p) = (p) * r_ + 2.48015873015873015873e-5;                        /* 1/8! */  \
+        (p) = (p) * r_ + 1.98412698412698412698e-4;                        /* 1/7! */  \
+        (p) = (p) * r_ + 1.38888888888888888889e-3;                        /* 1/6! */  \
+        (p) = (p) * r_ + 8.33333333333333333333e-3;                        /* 1/5! */  \
+        (p) = (p) * r_ + 4.16666666666666666667e-2;                        /* 1/4! */  \
+        (p) = (p) * r_ + 1.66666666666666666667e-1;                        /* 1/3! */  \
+        (p) = (p) * r_ + 0.5;                                                       \
+        (p) = (p) * (r_ * r_) + r_ + 1.0;                                           \
+    } while (0)
+
 static inline float fl_expf(float x)
 {
     const float magic = 12582912.0f;          /* 1.5 * 2^23 */
@@ -58,18 +100,9 @@ static inline float fl_expf(float x)
     const int tiny = x < -104.0f;
     x = tiny ? 0.0f : x;
     x = x > 89.0f ? 89.0f : x;
-    float t = x * 1.44269504088896341f + magic;
+    float t, nf, p;
+    FL_EXPF_CORE(x, t, nf, p);
     int32_t n = fl_f32_to_bits(t) - fl_f32_to_bits(magic);
-    float nf = t - magic;
-    float r = x - nf * 0.693359375f;
-    r = r - nf * -2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * (r * r) + r + 1.0f;
     int32_t n1 = n >> 1;
     int32_t n2 = n - n1;
     float s1 = fl_bits_to_f32((n1 + 127) << 23);
@@ -83,25 +116,9 @@ static inline double fl_exp(double x)
     const int tiny = x < -745.2;                /* result rounds to 0 */
     x = tiny ? 0.0 : x;
     x = x > 710.0 ? 710.0 : x;
-    double t = x * 1.4426950408889634074 + magic;
+    double t, nf, p;
+    FL_EXP_CORE(x, t, nf, p);
     int64_t n = fl_f64_to_bits(t) - fl_f64_to_bits(magic);
-    double nf = t - magic;
-    double r = x - nf * 6.93147180369123816490e-1;   /* ln2_hi: 32 significant bits */
-    r = r - nf * 1.90821492927058770002e-10;        /* ln2_lo */
-    /* Taylor series of exp to degree 12; |r| <= 0.3466 so the truncation
-     * error r^13/13! < 2e-16 relative. */
-    double p = 2.08767569878680989792e-9;           /* 1/12! */
-    p = p * r + 2.50521083854417187751e-8;          /* 1/11! */
-    p = p * r + 2.75573192239858906526e-7;          /* 1/10! */
-    p = p * r + 2.75573192239858906526e-6;          /* 1/9!  */
-    p = p * r + 2.48015873015873015873e-5;          /* 1/8!  */
-    p = p * r + 1.98412698412698412698e-4;          /* 1/7!  */
-    p = p * r + 1.38888888888888888889e-3;          /* 1/6!  */
-    p = p * r + 8.33333333333333333333e-3;          /* 1/5!  */
-    p = p * r + 4.16666666666666666667e-2;          /* 1/4!  */
-    p = p * r + 1.66666666666666666667e-1;          /* 1/3!  */
-    p = p * r + 0.5;
-    p = p * (r * r) + r + 1.0;
     int64_t n1 = n >> 1;
     int64_t n2 = n - n1;
     double s1 = fl_bits_to_f64((n1 + 1023) << 52);

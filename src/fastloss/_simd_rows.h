@@ -142,7 +142,6 @@ FL_INLINE int fl_vi_any(fl_vi m)
  * clamp large x. */
 FL_INLINE fl_vf fl_f32_exp(fl_vf x)
 {
-    const fl_vf magic = fl_f32_splat(12582912.0f);
 #if FL_X86 && defined(__AVX512F__)
     /* Lanes whose result rounds to 0 (x < -104, -inf) are zeroed by the mask
      * of the final scalef, whatever they computed meanwhile (NaN for -inf:
@@ -159,21 +158,12 @@ FL_INLINE fl_vf fl_f32_exp(fl_vf x)
     x = fl_f32_select(tiny, zero, x);
     x = fl_f32_select(x > hi, hi, x);
 #endif
-    fl_vf t = x * 1.44269504088896341f + magic;
-    fl_vf nf = t - magic;
-    fl_vf r = x - nf * 0.693359375f;
-    r = r - nf * -2.12194440e-4f;
-    fl_vf p = fl_f32_splat(1.9875691500e-4f);
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * (r * r) + r + 1.0f;
+    fl_vf t, nf, p;
+    FL_EXPF_CORE(x, t, nf, p);
 #if FL_X86 && defined(__AVX512F__)
     return (fl_vf)_mm512_maskz_scalef_ps(keep, (__m512)p, (__m512)nf);
 #else
-    fl_vi n = (fl_vi)t - (fl_vi)magic;          /* in [-150, 129] */
+    fl_vi n = (fl_vi)t - (fl_vi)fl_f32_splat(12582912.0f);   /* in [-150, 129] */
     if (__builtin_expect(fl_vi_any(~((x >= -87.0f) & (x <= 88.0f))), 0)) {
         /* n1 = floor(n / 2) with a logical shift (every instruction set has one) */
         fl_vi n1 = (fl_vi)((fl_vu)(n + 256) >> 1) - 128;
@@ -191,24 +181,13 @@ typedef float fl_vf8 __attribute__((vector_size(32)));
 
 /* fl_f32_exp on 8 lanes, for a row's last partial vector of at most 8
  * elements: processors that run a 512-bit operation as two 256-bit halves
- * (AMD Zen 4) do it in half the time of a 16-lane one.  The same arithmetic,
- * so the same results. */
+ * (AMD Zen 4) do it in half the time of a 16-lane one.  The same core
+ * (FL_EXPF_CORE), so the same results. */
 FL_INLINE __m256 fl_f32_exp8(__m256 xv)
 {
     const __mmask8 keep = _mm256_cmp_ps_mask(xv, _mm256_set1_ps(-104.0f), _CMP_NLT_UQ);
-    const fl_vf8 magic = (fl_vf8){0} + 12582912.0f;
-    fl_vf8 x = (fl_vf8)xv;
-    fl_vf8 t = x * 1.44269504088896341f + magic;
-    fl_vf8 nf = t - magic;
-    fl_vf8 r = x - nf * 0.693359375f;
-    r = r - nf * -2.12194440e-4f;
-    fl_vf8 p = (fl_vf8){0} + 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * (r * r) + r + 1.0f;
+    fl_vf8 x = (fl_vf8)xv, t, nf, p;
+    FL_EXPF_CORE(x, t, nf, p);
     return _mm256_maskz_scalef_ps(keep, (__m256)p, (__m256)nf);
 }
 #endif
@@ -610,7 +589,6 @@ FL_INLINE int fl_vl_any(fl_vl m)
 /* fl_exp (see _simd_math.h), a vector at a time; the scaling and domain as in fl_f32_exp. */
 FL_INLINE fl_vd fl_f64_exp(fl_vd x)
 {
-    const fl_vd magic = fl_f64_splat(6755399441055744.0);
 #if FL_X86 && defined(__AVX512F__)
     const __mmask8 keep = _mm512_cmp_pd_mask((__m512d)x, _mm512_set1_pd(-745.2), _CMP_NLT_UQ);
 #else
@@ -619,26 +597,12 @@ FL_INLINE fl_vd fl_f64_exp(fl_vd x)
     x = fl_f64_select(tiny, zero, x);
     x = fl_f64_select(x > hi, hi, x);
 #endif
-    fl_vd t = x * 1.4426950408889634074 + magic;
-    fl_vd nf = t - magic;
-    fl_vd r = x - nf * 6.93147180369123816490e-1;
-    r = r - nf * 1.90821492927058770002e-10;
-    fl_vd p = fl_f64_splat(2.08767569878680989792e-9);
-    p = p * r + 2.50521083854417187751e-8;
-    p = p * r + 2.75573192239858906526e-7;
-    p = p * r + 2.75573192239858906526e-6;
-    p = p * r + 2.48015873015873015873e-5;
-    p = p * r + 1.98412698412698412698e-4;
-    p = p * r + 1.38888888888888888889e-3;
-    p = p * r + 8.33333333333333333333e-3;
-    p = p * r + 4.16666666666666666667e-2;
-    p = p * r + 1.66666666666666666667e-1;
-    p = p * r + 0.5;
-    p = p * (r * r) + r + 1.0;
+    fl_vd t, nf, p;
+    FL_EXP_CORE(x, t, nf, p);
 #if FL_X86 && defined(__AVX512F__)
     return (fl_vd)_mm512_maskz_scalef_pd(keep, (__m512d)p, (__m512d)nf);
 #else
-    fl_vl n = (fl_vl)t - (fl_vl)magic;          /* in [-1076, 1025] */
+    fl_vl n = (fl_vl)t - (fl_vl)fl_f64_splat(6755399441055744.0);   /* in [-1076, 1025] */
     if (__builtin_expect(fl_vl_any(~((x >= -708.0) & (x <= 709.0))), 0)) {
         fl_vl n1 = (fl_vl)((fl_vq)(n + 2048) >> 1) - 1024;
         fl_vl n2 = n - n1;
