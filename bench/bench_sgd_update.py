@@ -11,8 +11,8 @@ step (μ = 0.9, lr = 0.01) on its own param / velocity buffers:
   gradient set once beforehand, when torch is installed;
 * ``floor_np.copyto``: copying the parameters once.
 
-With a constant gradient the velocity settles at g / (1 - μ) and the
-parameters drift linearly, so the values stay finite (and normal) however
+With a constant gradient each velocity settles (at g / (1 - μ) with torch's
+rule, -lr·g / (1 - μ) with the NumPy step) and the parameters drift linearly, so the values stay finite (and normal) however
 many rounds are run.
 """
 
@@ -23,8 +23,7 @@ import pytest
 
 from conftest import cases
 from fastloss import _peers
-
-SIZES = (100_000, 1_000_000, 10_000_000)
+from fastloss._timing import SGD_SIZES as SIZES
 
 
 def _numpy_step(w, g, v):

@@ -42,9 +42,8 @@ from fastloss import _peers
 _peers.pin_jax_threads(1)  # before anything imports jax
 
 #: The target shapes (N, C) of the softmax cross-entropy and the hinge, and those of the
-#: other multiclass functions.
-TARGET_SHAPES = ((128, 10), (4096, 10), (65536, 10), (4096, 100), (1024, 1000), (16384, 1000))
-SHAPES = ((128, 10), (4096, 10), (4096, 100), (1024, 1000))
+#: other multiclass functions: the CLI's (python -m fastloss bench).
+from fastloss._timing import SHAPES, TARGET_SHAPES  # noqa: E402
 #: Size of the elementwise cases (binary losses, sigmoid).
 BINARY_N = 1_000_000
 DTYPES = ("float32", "float64")

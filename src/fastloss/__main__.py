@@ -147,7 +147,8 @@ def _header(env, repeats):
         f"{env['machine']}\n"
         f"code path: kernel ISA {env['kernel_isa']} (usable: {', '.join(env['available_isas'])}), "
         f"OpenMP {'on' if env['openmp'] else 'off'}, threads {env['fastloss_threads']} "
-        f"(arrays below {env['parallel_min_elements']} elements: 1)\n"
+        f"(arrays below {env['parallel_min_elements']} elements, "
+        f"{env['sgd_parallel_min_elements']} for sgd_update: 1)\n"
         f"peers: {', '.join(installed) or 'none'}"
         + (f"; not installed: {', '.join(absent)}" if absent else "")
         + "\n"

@@ -5,16 +5,18 @@
 # twins in reference.py.
 #
 # The arrays are flat: (N,) scores, or (N, K) logits seen as N·K elements.
-# Labels come in their own dtype (any of blabel_t); each block of BLOCK
-# elements has its labels, weights and pos weights converted to the dtype of
-# the scores in small stack buffers (L1-resident), then one explicit-vector
-# helper of _simd_rows.h computes the block's loss, gradient and sum.  Labels
-# are checked in a first pass, before anything is written.  Blocks are split
+# Labels come in their own dtype (any of blabel_t) and are checked in a first
+# pass, before anything is written.  binary_hinge packs them to int8 signs in
+# that pass (labels already int8 are only checked), and its kernel widens the
+# signs in registers.  sigmoid_cross_entropy converts each block's targets
+# (and weights, pos weights) to the dtype of the scores in small stack
+# buffers (L1-resident).  One explicit-vector helper of _simd_rows.h then
+# computes a block's loss, gradient and sum.  Blocks are split
 # over OpenMP threads (``num_threads``, static schedule); the per-block work is
 # a function of its own so that its stack buffers are private to a thread.
 
 from cython.parallel cimport prange
-from libc.stdint cimport int8_t, int16_t
+from libc.stdint cimport int16_t   # int8_t: _rowops.pxi
 from libc.stdlib cimport free, malloc
 
 ctypedef fused blabel_t:

@@ -29,8 +29,9 @@ cdef int _requested_threads = 0
 cdef Py_ssize_t _parallel_min = 1 << 14
 # sgd_update does little work per element (memory-bound): its own threshold.
 cdef Py_ssize_t _sgd_parallel_min = 1 << 17
-# Below this many elements a call keeps the GIL: releasing and taking it back
-# costs more than another thread could gain.
+# Below this many elements a softmax_cross_entropy or multiclass_hinge call
+# keeps the GIL: releasing and taking it back costs more than another thread
+# could gain.  (sgd_update_fast always releases it.)
 cdef Py_ssize_t NOGIL_MIN = 1 << 13
 
 

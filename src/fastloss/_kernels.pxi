@@ -3,7 +3,8 @@
 # _kernels_baseline.pyx, _kernels_avx2.pyx and _kernels_avx512.pyx each
 # include this file and nothing else; setup.py compiles them with different
 # -march flags and _dispatch.py imports the best one the CPU supports.  Kernels
-# take C-contiguous arrays validated by the wrappers in losses.py.
+# take C-contiguous arrays validated by the Python wrappers (losses.py,
+# binary.py, optim.py), or checked in C by the fast entries of _fastpath.pxi.
 
 from libc.stdint cimport int32_t, int64_t
 

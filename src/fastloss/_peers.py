@@ -3,7 +3,8 @@
 Used by ``python -m fastloss bench`` (:mod:`fastloss._timing`) and by the
 pytest-benchmark suite in ``bench/``, so both time the same callables on the
 same inputs.  Nothing here is imported by ``import fastloss``; torch, sklearn
-and jax are imported only when a callable of theirs is made.
+and jax are imported when a callable of theirs is made or :func:`version`
+asks for theirs (call :func:`pin_jax_threads` before either).
 
 A benchmark *case* is a :class:`Problem` -- function, dtype, shape, threads.
 :func:`make` turns (implementation, problem) into a zero-argument callable,
@@ -40,7 +41,7 @@ Implementations (:data:`IMPLS`)
     the sigmoid cross-entropy.  Despite the name, both are the *full*
     cross-entropy (the "half" refers to the deviance, twice the loss); they
     return the per-row losses and per-row gradients -- fastloss's
-    ``reduction="none"`` (the mean's gradient divided by N) -- without a
+    ``reduction="none"`` (the mean's gradient times N) -- without a
     reduction, into preallocated buffers.  The time is comparable: fastloss's
     mean adds a sum over N values to the same one pass.
 ``jax``
@@ -140,14 +141,16 @@ def version(peer):
 
 @contextlib.contextmanager
 def threads(n):
-    """Run fastloss (``fl.threads``) and torch, if imported, on ``n`` threads inside the block.
+    """Run fastloss (``fl.threads``) and torch, if installed, on ``n`` threads inside the block.
 
     scikit-learn takes the count per call (:class:`Problem` ``.threads``);
     JAX's is fixed at its import (:func:`pin_jax_threads`).
     """
     import fastloss
 
-    torch = sys.modules.get("torch")
+    # torch imported here if installed, not only if already imported: make()
+    # inside this block would otherwise import it with its default count.
+    torch = importlib.import_module("torch") if installed("torch") else None
     previous = torch.get_num_threads() if torch is not None else None
     with fastloss.threads(n):
         if torch is not None:

@@ -148,16 +148,11 @@ def _calibrate(fn, min_sample_time):
         loops = max(loops + 1, min(target, 10 * loops))
 
 
-def calibrate(fn, min_sample_time=MIN_SAMPLE_TIME):
-    """The number of back-to-back calls of ``fn`` that last at least ``min_sample_time``."""
-    return _calibrate(fn, min_sample_time)[0]
-
-
 def time_interleaved(funcs, *, repeats=REPEATS, min_sample_time=MIN_SAMPLE_TIME,
                      warmup_time=WARMUP_TIME, max_time=None, min_repeats=1):
     """Time several zero-argument callables against each other.
 
-    Each is warmed up and calibrated (see :func:`calibrate`), then ``repeats``
+    Each is warmed up and calibrated (see :func:`_calibrate`), then ``repeats``
     samples of each are taken in rounds, one sample of every callable per
     round, the order reversed every other round so that none is always first.
     With ``max_time`` (seconds), the rounds are fewer if ``repeats`` of them
@@ -224,11 +219,6 @@ class Result:
         if impl in _peers.FLOORS:
             return self.fastloss.median / t.median
         return t.median / self.fastloss.median
-
-    @property
-    def speedup(self):
-        """reference median / fastloss median."""
-        return self.ratio("reference")
 
     @property
     def ns_per_element(self):
@@ -308,6 +298,7 @@ def environment(threads=1):
         "threads": threads,
         "fastloss_threads": fastloss_threads,
         "parallel_min_elements": _threads.PARALLEL_MIN_ELEMENTS,
+        "sgd_parallel_min_elements": _threads.SGD_MIN_ELEMENTS,
         "jax_threads": _peers.jax_threads(),
         "peers": {p: _peers.version(p) for p in _peers.PEERS},
         "python": platform.python_version(),

@@ -1,7 +1,8 @@
 """Multiclass losses and the softmax: validated wrappers over the fused kernels.
 
-Each function first offers its arguments, untouched, to the fast entry of its
-kernel (_fastpath.pxi), which takes the common call -- ndarrays already in
+softmax_cross_entropy and multiclass_hinge first offer their arguments,
+untouched, to the fast entry of their kernel (_fastpath.pxi), which takes the
+common call -- ndarrays already in
 kernel form, no weights -- checks it in C and runs it.  Anything else comes
 back (None) and is checked here once (see _validation.py), converted where it
 may be, and then runs the kernel of the instruction-set build chosen at import
