@@ -593,6 +593,9 @@ def test_fast_entry_declines_what_it_does_not_check(isa, rng):
     y = rng.integers(0, 5, 20)
     out = np.zeros_like(s)
     base = (s, y, 1.0, False, "mean", None, None, True, out, "weston_watkins")
+    shared = np.zeros(105, np.float32)  # C-contiguous scores and out sharing memory
+    s_shared, out_on_s = shared[:100].reshape(20, 5), shared[5:].reshape(20, 5)
+    s_shared[...] = s
     declined = {
         "crammer_singer": base[:9] + ("crammer_singer",),
         "bad variant": base[:9] + ("ww",),
@@ -604,10 +607,12 @@ def test_fast_entry_declines_what_it_does_not_check(isa, rng):
         "sample_weight": base[:6] + (np.ones(20),) + base[7:],
         "scores list": (s.tolist(),) + base[1:],
         "bad label": (s, np.where(np.arange(20) == 3, -1, y)) + base[2:],
+        "out overlaps scores": (s_shared,) + base[1:8] + (out_on_s, "weston_watkins"),
     }
     for what, args in declined.items():
         assert _fast(*args) is None, what
     assert not out.any()
+    np.testing.assert_array_equal(s_shared, s)
     with pytest.raises(ValueError, match="margin"):
         fl.multiclass_hinge(s, y, margin=-1.0)
     with pytest.raises(ValueError, match=r"y\[3\] = -1"):

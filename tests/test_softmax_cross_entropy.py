@@ -793,6 +793,14 @@ def test_fast_entry_declines_what_it_does_not_check(isa, rng):
     ro = np.zeros_like(s)
     ro.flags.writeable = False
     base = (s, y, "mean", None, None, 0.0, None, True, None)
+    # C-contiguous buffers that share memory: with the scores (shifted by a row)
+    # and with the labels (their bytes seen as float32)
+    shared = np.zeros(105, np.float32)
+    s_shared, out_on_s = shared[:100].reshape(20, 5), shared[5:].reshape(20, 5)
+    s_shared[...] = s
+    y_bytes = np.zeros(50, np.int64)
+    y_bytes[:20] = y
+    y_shared, out_on_y = y_bytes[:20], y_bytes.view(np.float32)[:100].reshape(20, 5)
     declined = {
         "scores list": (s.tolist(),) + base[1:],
         "scores strided": (np.asfortranarray(s),) + base[1:],
@@ -813,13 +821,16 @@ def test_fast_entry_declines_what_it_does_not_check(isa, rng):
         "out read-only": base[:8] + (ro,),
         "out float64": base[:8] + (out.astype(np.float64),),
         "out wrong shape": base[:8] + (out[:-1],),
-        "out overlaps scores": base[:8] + (s[::-1],),
+        "out overlaps scores": (s_shared,) + base[1:8] + (out_on_s,),
+        "out overlaps y": (s, y_shared) + base[2:8] + (out_on_y,),
         "out with grad=False": base[:7] + (False, out),
         "bad label": (s, np.where(np.arange(20) == 7, 5, y)) + base[2:],
     }
     for what, args in declined.items():
         assert _fast(*args) is None, what
     assert not out.any()  # nothing written by a declined call
+    np.testing.assert_array_equal(s_shared, s)
+    np.testing.assert_array_equal(y_shared, y)
     with pytest.raises(ValueError, match=r"y\[7\] = 5"):
         fl.softmax_cross_entropy(s, np.where(np.arange(20) == 7, 5, y), out=out)
     assert not out.any()
