@@ -52,7 +52,7 @@ cdef extern from "_simd_rowblock.h":
     int FL_ROWS_F32
     int FL_ROWS_F64
     int FL_ROWBLOCK_FAST
-    int FL_ROWBLOCK_MAX_C
+    enum: FL_ROWBLOCK_MAX_C     # a compile-time constant: sizes the row-block buffers
     void fl_rows_perm_f32(Py_ssize_t c, int32_t* perm) noexcept nogil
     void fl_rows_perm_f64(Py_ssize_t c, int64_t* perm) noexcept nogil
     void fl_rows_exp_sum_f32(const float* x, Py_ssize_t c, const int32_t* perm, float* out,

@@ -8,6 +8,25 @@ from cython.parallel cimport prange
 from libc.math cimport fabs, log, log1p
 
 
+cdef inline void row_exp_sums(const floating* s, floating m, floating* g, Py_ssize_t c,
+                              double* total, double* total_m1) noexcept nogil:
+    """g[j] = exp(s[j] - m) (g may be s or NULL); *total = Σ_j, *total_m1 = Σ_j - 1 (float64).
+
+    float64 sums the terms equal to 1 (the row's maxima) apart from the others,
+    for log1p: see fl_row_exp_sum_split_f64.  The C primitives are called
+    directly, not through the fused wrappers of _rowops.pxi, so that they
+    inline into the loops of sce_block and log_softmax and their vector
+    constants are loaded once.
+    """
+    cdef double ones, rest
+    if floating is float:
+        total[0] = fl_row_exp_sum_f32(s, m, g, c)
+    else:
+        ones = fl_row_exp_sum_split_f64(s, m, g, c, &rest)
+        total[0] = ones + rest
+        total_m1[0] = (ones - 1.0) + rest
+
+
 def softmax(const floating[:, ::1] scores, floating[:, ::1] out, int num_threads=1):
     """out = softmax(scores) row-wise; ``out`` may be ``scores`` itself.
 
@@ -32,7 +51,7 @@ def log_softmax(const floating[:, ::1] scores, floating[:, ::1] out, int num_thr
     """
     cdef Py_ssize_t n = scores.shape[0], c = scores.shape[1], i
     cdef floating m, log_total
-    cdef double ones, rest
+    cdef double total, total_m1
     cdef const floating* s
     cdef floating* o
     cdef int nt = num_threads if num_threads > 1 else 1
@@ -42,33 +61,15 @@ def log_softmax(const floating[:, ::1] scores, floating[:, ::1] out, int num_thr
         s = &scores[i, 0]
         o = &out[i, 0]
         m = row_max(s, c)
+        row_exp_sums(s, m, NULL, c, &total, &total_m1)
         if floating is float:
-            log_total = <floating>log(row_exp_sum(s, m, c))
+            log_total = <floating>log(total)
         else:
             # log1p of the sum less its terms equal to 1: exact for a dominant class
-            ones = fl_row_exp_sum_split_f64(s, m, NULL, c, &rest)
-            log_total = log1p((ones - 1.0) + rest)
+            log_total = log1p(total_m1)
         # (s - m) - log Σ: the shift by m is exact-ish, the log is small
         row_affine(s, 1, -m, o, c)
         row_affine(o, 1, -log_total, o, c)
-
-
-cdef inline void sce_row_exp(const floating* s, floating m, floating* g, Py_ssize_t c,
-                             double* total, double* total_m1) noexcept nogil:
-    """g[j] = exp(s[j] - m) (g may be s or NULL); *total = Σ_j, *total_m1 = Σ_j - 1 (float64).
-
-    float64 sums the terms equal to 1 (the row's maxima) apart from the others,
-    for log1p: see fl_row_exp_sum_split_f64.  The C primitives are called
-    directly, not through the fused wrappers of _rowops.pxi, so that they
-    inline into sce_block's loops and their vector constants are loaded once.
-    """
-    cdef double ones, rest
-    if floating is float:
-        total[0] = fl_row_exp_sum_f32(s, m, g, c)
-    else:
-        ones = fl_row_exp_sum_split_f64(s, m, g, c, &rest)
-        total[0] = ones + rest
-        total_m1[0] = (ones - 1.0) + rest
 
 
 cdef double sce_block(const floating* scores, const label_t* y, floating* grad,
@@ -117,13 +118,13 @@ cdef double sce_block(const floating* scores, const label_t* y, floating* grad,
         if smooth:
             shifts[r] = row_shifted_sum(s, <double>maxes[r], cw, c)
         if not hoist:
-            sce_row_exp(s, maxes[r], grad + i * c if grad != NULL else NULL, c, &sums[r],
+            row_exp_sums(s, maxes[r], grad + i * c if grad != NULL else NULL, c, &sums[r],
                         &sums_m1[r])
     if hoist:
         for r in range(nb):
             i = i0 + r
             if not (use_ignore and y[i] == ignore_index):
-                sce_row_exp(scores + i * c, maxes[r], grad + i * c if grad != NULL else NULL,
+                row_exp_sums(scores + i * c, maxes[r], grad + i * c if grad != NULL else NULL,
                             c, &sums[r], &sums_m1[r])
     if floating is float:
         fl_log8_f64(sums, logs)
@@ -194,7 +195,7 @@ cdef double sce_rowblock(const floating* scores, const label_t* y, floating* gra
     cdef double label_grad[16]
     cdef floating maxes[16]
     cdef floating factors[16]
-    cdef floating scratch[16 * 64]      # L x FL_ROWBLOCK_MAX_C, when there is no gradient
+    cdef floating scratch[16 * FL_ROWBLOCK_MAX_C]      # L x C, when there is no gradient
     cdef Py_ssize_t rows = FL_ROWS_F32 if floating is float else FL_ROWS_F64
     cdef Py_ssize_t r, i, yi
     cdef const floating* s = scores + i0 * c
@@ -265,8 +266,8 @@ cdef (Py_ssize_t, double) sce_core(const floating* sp, Py_ssize_t n, Py_ssize_t 
     cdef double denom = 0.0, scale = 1.0, total = 0.0
     cdef double wc_total = <double>c
     cdef Py_ssize_t bad, blk, nblocks, rows, done = 0, i, k, small_max
-    cdef int32_t perm32[16 * 64]     # L x FL_ROWBLOCK_MAX_C
-    cdef int64_t perm64[8 * 64]
+    cdef int32_t perm32[16 * FL_ROWBLOCK_MAX_C]     # L x C, L <= 16 lanes
+    cdef int64_t perm64[8 * FL_ROWBLOCK_MAX_C]
     cdef const void* perm = NULL
 
     if cw != NULL:
@@ -289,7 +290,8 @@ cdef (Py_ssize_t, double) sce_core(const floating* sp, Py_ssize_t n, Py_ssize_t 
     # n % rows rows (or all of them otherwise) one at a time.
     rows = FL_ROWS_F32 if floating is float else FL_ROWS_F64
     small_max = SMALL_C_MAX_F32 if floating is float else SMALL_C_MAX_F64
-    if FL_ROWBLOCK_FAST and label_smoothing == 0.0 and c <= small_max and n >= rows:
+    if (FL_ROWBLOCK_FAST and label_smoothing == 0.0 and c <= small_max
+            and c <= FL_ROWBLOCK_MAX_C and n >= rows):
         done = n - n % rows
         if floating is float:
             fl_rows_perm_f32(c, perm32)
