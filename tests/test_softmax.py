@@ -166,8 +166,11 @@ def test_log_softmax_is_log_of_softmax(isa, data, dtype, wide):
     with np.errstate(divide="ignore"):
         logp = np.log(p.astype(np.float64))
     lp64 = lp.astype(np.float64)
+    # softmax's sum 1 + Σ(small terms) takes up to C/2 roundings of ~eps/2 each
+    # (so does p = e^0 / sum near 1): the oracle log(p) is only that accurate
+    c = s.shape[1]
     assert np.all(
-        np.abs(lp64[ok] - logp[ok]) <= 8 * info.eps * (1 + np.abs(logp[ok]))
+        np.abs(lp64[ok] - logp[ok]) <= (c + 8) * info.eps * (1 + np.abs(logp[ok]))
     ), np.abs(lp64[ok] - logp[ok]).max()
     # where softmax underflows to 0, log_softmax is very negative (but finite)
     assert np.all(lp64[p == 0] < np.log(info.tiny))
