@@ -470,6 +470,75 @@ def test_float32_huge_logits_match_float64(isa, reduction, smoothing, rng):
     np.testing.assert_allclose(g32, g64, rtol=1e-5, atol=1e-6 * np.abs(g64).max())
 
 
+@pytest.mark.parametrize("c", [3, 40, 100, 1031])
+def test_scores_far_above_the_label_take_the_max_shift(isa, dtype, c, rng):
+    """exp(s - s_y) overflows for a score > ~88 (float32) or ~709 (float64) above s_y.
+
+    Such a row, and one with an infinite score, is redone with the max shift:
+    every way of calling (out of place, in place, loss only) gives the same
+    finite results as the float64 reference, bit for bit the same as each other.
+    """
+    n = 24
+    s = make_scores(rng, n, c, dtype)
+    y = make_labels(rng, n, c)
+    gaps = np.array([80.0, 88.5, 100.0, 700.0, 720.0, 1e4, 3e6, 1e12, 1e30], dtype)
+    for i, gap in enumerate(gaps):
+        j = (int(y[i]) + 1 + i) % c
+        if j != y[i]:
+            s[i, j] = s[i, y[i]] + gap      # one score far above the label's
+    s[10, :] = -1e30
+    s[10, (int(y[10]) + 1) % c] = 1e30      # the label among the lowest of a huge range
+    s[11, (int(y[11]) + 1) % c] = np.inf    # +inf elsewhere than the label: NaN, as torch
+    kw = dict(reduction="none", sample_weight=rng.uniform(0.5, 2, n))
+    loss, g = fl.softmax_cross_entropy(s, y, **kw)
+    only, none = fl.softmax_cross_entropy(s, y, grad=False, **kw)
+    work = s.copy()
+    loss_ip, g_ip = fl.softmax_cross_entropy(work, y, out=work, **kw)
+    assert none is None and g_ip is work
+    np.testing.assert_array_equal(only, loss)
+    np.testing.assert_array_equal(loss_ip, loss)
+    np.testing.assert_array_equal(g_ip, g)
+    finite = np.ones(n, bool)
+    finite[11] = False
+    rloss, rg = ref.softmax_cross_entropy(s[finite].astype(np.float64), y[finite], **{
+        **kw, "sample_weight": kw["sample_weight"][finite]})
+    assert np.all(np.isfinite(loss[finite])) and np.all(np.isfinite(g[finite]))
+    np.testing.assert_allclose(loss[finite], rloss, rtol=2e-6 if dtype == np.float32 else 1e-12)
+    np.testing.assert_allclose(g[finite], rg, rtol=0, atol=1e-6 if dtype == np.float32 else 1e-13)
+    assert np.isnan(loss[11]) and np.isnan(g[11]).any()
+
+
+@pytest.mark.parametrize("c", [33, 100, 130])
+def test_small_rest_keeps_its_relative_accuracy_at_every_label_place(isa, dtype, c):
+    """A confidently right row: loss = log(1 + rest), rest ~1e-3, to 1e-6 relative.
+
+    The label's term is exactly 1.  A term 16, 8 or 4 places away (the other
+    vector of a pair the kernel adds in float) gets e^-7, the rest e^-30; the
+    rounding of 1 + e^-7 alone would be an error of ~7e-5 relative to the loss,
+    so this fails unless that rounding is corrected, wherever the label is.
+    """
+    rows = []
+    labels = []
+    for yi in range(c):
+        for d in (16, -16, 8, -8, 4, -4):
+            if 0 <= yi + d < c:
+                r = np.full(c, -30.0)
+                r[yi] = 0.0
+                r[yi + d] = -7.0 + 0.001 * yi   # not a power of two apart from 1
+                rows.append(r)
+                labels.append(yi)
+    if dtype == np.float64 and np.finfo(np.longdouble).eps >= np.finfo(np.float64).eps:
+        pytest.skip("the oracle needs a long double wider than float64")
+    s = np.array(rows, dtype)
+    y = np.array(labels)
+    loss, g = fl.softmax_cross_entropy(s, y, reduction="none")
+    # the twin in long double: in float64 its log(1 + rest) is only ~1e-13 relative
+    rloss, rg = ref.softmax_cross_entropy(s.astype(np.longdouble), y, reduction="none")
+    np.testing.assert_allclose(loss, rloss.astype(np.float64), rtol=1e-6 if dtype == np.float32 else 1e-14)
+    # g_y = p_y - 1 with p_y near 1: a few ulps of 1
+    np.testing.assert_allclose(g, rg.astype(np.float64), rtol=0, atol=1e-7 if dtype == np.float32 else 4e-16)
+
+
 @pytest.mark.parametrize("smoothing", [0.0, 0.3])
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 def test_float64_shift_by_1e6(isa, reduction, smoothing, rng):

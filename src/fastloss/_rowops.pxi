@@ -16,7 +16,10 @@ cdef extern from "_simd_rows.h":
     double fl_row_max_f64(const double* x, Py_ssize_t n) noexcept nogil
     double fl_row_exp_sum_f32(const float* x, float shift, float* out, Py_ssize_t n) noexcept nogil
     double fl_row_exp_sum_f64(const double* x, double shift, double* out, Py_ssize_t n) noexcept nogil
+    double fl_row_exp_sum_label_f32(const float* x, Py_ssize_t y, float* out,
+                                    Py_ssize_t n) noexcept nogil
     void fl_row_affine_f32(const float* x, float a, float b, float* out, Py_ssize_t n) noexcept nogil
+    void fl_row_scale_f32(float* g, float a, Py_ssize_t n) noexcept nogil
     void fl_row_affine_f64(const double* x, double a, double b, double* out, Py_ssize_t n) noexcept nogil
     void fl_log8_f64(const double* x, double* out) noexcept nogil
     double fl_row_hinge_f32(const float* s, float* g, Py_ssize_t n, Py_ssize_t y, float delta,
@@ -61,6 +64,8 @@ cdef extern from "_simd_rowblock.h":
                              double* maxes, double* sums, double* sums_m1) noexcept nogil
     double fl_row_exp_sum_split_f64(const double* x, double shift, double* out, Py_ssize_t n,
                                     double* rest) noexcept nogil
+    double fl_row_exp_sum_split_label_f64(const double* x, Py_ssize_t y, double* out,
+                                          Py_ssize_t n, double* rest) noexcept nogil
     void fl_log1p8_f64(const double* t, double* out) noexcept nogil
     void fl_rows_scale_f32(float* g, Py_ssize_t c, const int32_t* perm,
                            const float* factors) noexcept nogil
@@ -76,12 +81,10 @@ cdef enum:
     # the gathers save, up to C = 32.
     SMALL_C_MAX_F32 = 63
     SMALL_C_MAX_F64 = 32
-    # Widest rows (in bytes) whose maxima softmax_cross_entropy takes for a
-    # whole block before the first exp (see sce_block): the block is then read
-    # twice, and ROW_BLOCK such rows (16 KiB) stay in any L1 data cache.
-    # Measured: float32 at C = 100 is 10% faster so; float64 at C = 1000,
-    # whose block is 64 KiB, 10% slower.
-    HOIST_MAX_BYTES = 2048
+    # Widest rows whose exps softmax_cross_entropy, in place, keeps on the
+    # stack (4 KiB float32, 8 KiB float64) before they overwrite the scores
+    # (see sce_block); wider rows take a heap buffer.
+    INPLACE_ROW_MAX = 1024
 
 
 cdef inline floating row_max(const floating* x, Py_ssize_t n) noexcept nogil:

@@ -209,22 +209,34 @@ FL_INLINE void fl_rows_scale_f64(double *g, ptrdiff_t c, const int64_t *perm, co
  * maxima) and the sum of the others.  A row whose label has by far the top
  * score has a loss log(1 + rest) with rest tiny, and log of the rounded sum
  * would lose log's relative accuracy there; log1p((k - 1) + rest) keeps it. */
+#if FL_X86 && defined(__AVX512F__)
+/* min(710, v) for the AVX-512 fl_f64_exp, which does not clamp (see
+ * FL_EXPF_CLAMP): exp overflows to +inf from 709.79 on; NaN stays */
+#define FL_EXP_CLAMP(v) ((fl_vd)_mm512_min_pd(_mm512_set1_pd(710.0), (__m512d)(v)))
+#else
+#define FL_EXP_CLAMP(v) (v)      /* fl_f64_exp clamps */
+#endif
+
+/* clamp: x - shift may be positive (shift = the label's score, not the max) */
 FL_INLINE double fl_row_exp_sum_split_impl_f64(const double *x, double shift, double *out,
-                                               ptrdiff_t n, double *rest, const int store)
+                                               ptrdiff_t n, double *rest, const int store,
+                                               const int clamp)
 {
     const fl_vd one = fl_f64_splat(1.0), zero = {0};
-    fl_vd acc = {0}, ones = {0}, e;
+    fl_vd acc = {0}, ones = {0}, e, v;
     fl_vl is_one;
     ptrdiff_t j = 0;
     for (; j + FL_ND <= n; j += FL_ND) {
-        e = fl_f64_exp(fl_f64_load(x + j) - shift);
+        v = fl_f64_load(x + j) - shift;
+        e = fl_f64_exp(clamp ? FL_EXP_CLAMP(v) : v);
         if (store) fl_f64_store(out + j, e);
         is_one = e == one;
         acc += fl_f64_select(is_one, zero, e);
         ones += fl_f64_select(is_one, one, zero);
     }
     if (j < n) {
-        e = fl_f64_exp(fl_f64_load_tail(x + j, n - j, -INFINITY) - shift);
+        v = fl_f64_load_tail(x + j, n - j, -INFINITY) - shift;
+        e = fl_f64_exp(clamp ? FL_EXP_CLAMP(v) : v);
         if (store) fl_f64_store_tail(out + j, e, n - j);
         is_one = e == one;
         acc += fl_f64_select(is_one, zero, e);
@@ -237,8 +249,18 @@ FL_INLINE double fl_row_exp_sum_split_impl_f64(const double *x, double shift, do
 FL_INLINE double fl_row_exp_sum_split_f64(const double *x, double shift, double *out, ptrdiff_t n,
                                           double *rest)
 {
-    return out ? fl_row_exp_sum_split_impl_f64(x, shift, out, n, rest, 1)
-               : fl_row_exp_sum_split_impl_f64(x, shift, out, n, rest, 0);
+    return out ? fl_row_exp_sum_split_impl_f64(x, shift, out, n, rest, 1, 0)
+               : fl_row_exp_sum_split_impl_f64(x, shift, out, n, rest, 0, 0);
+}
+
+/* The same with shift = x[y], the label's score (see fl_row_exp_sum_label_f32):
+ * no term needs to be at most 1 here.  A score more than ~709.78 above x[y]
+ * gives +inf. */
+FL_INLINE double fl_row_exp_sum_split_label_f64(const double *x, ptrdiff_t y, double *out,
+                                                ptrdiff_t n, double *rest)
+{
+    return out ? fl_row_exp_sum_split_impl_f64(x, x[y], out, n, rest, 1, 1)
+               : fl_row_exp_sum_split_impl_f64(x, x[y], out, n, rest, 0, 1);
 }
 
 /* out[k] = log1p(t[k]) for 8 doubles t >= -1/2 (NaN propagates):
@@ -272,6 +294,12 @@ static inline double fl_row_exp_sum_split_f64(const double *x, double shift, dou
     }
     *rest = others;
     return k;
+}
+
+static inline double fl_row_exp_sum_split_label_f64(const double *x, ptrdiff_t y, double *out,
+                                                    ptrdiff_t n, double *rest)
+{
+    return fl_row_exp_sum_split_f64(x, x[y], out, n, rest);   /* fl_exp clamps */
 }
 
 static inline void fl_log1p8_f64(const double *t, double *out)

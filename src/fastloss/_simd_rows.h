@@ -50,6 +50,15 @@ typedef double fl_vd __attribute__((vector_size(FL_VBYTES)));
 typedef int64_t fl_vl __attribute__((vector_size(FL_VBYTES)));
 typedef uint64_t fl_vq __attribute__((vector_size(FL_VBYTES)));
 
+/* v, rounded as it is: the vector fl_rounded (see _simd_math.h). */
+#if defined(__x86_64__) || defined(__i386__)
+#define FL_VROUNDED(v) __asm__("" : "+v"(v))
+#elif defined(__aarch64__)
+#define FL_VROUNDED(v) __asm__("" : "+w"(v))
+#else
+#define FL_VROUNDED(v) ((void)0)
+#endif
+
 /* ---- float32 ------------------------------------------------------------ */
 
 FL_INLINE fl_vf fl_f32_splat(float x) { return (fl_vf){0} + x; }
@@ -355,6 +364,104 @@ FL_INLINE double fl_row_exp_sum_f32(const float *x, float shift, float *out, ptr
 {
     return out ? fl_row_exp_sum_impl_f32(x, shift, out, n, 1)
                : fl_row_exp_sum_impl_f32(x, shift, out, n, 0);
+}
+
+/* out[j] = exp(x[j] - x[y]) (out may be NULL, not x); returns Σ_j out[j] in double.
+ *
+ * The shift by the label's score makes out[y] exactly 1 (exp(0)), so the sum
+ * is 1 + Σ_{j≠y}, and the loss log(1 + Σ_{j≠y}) of a confidently right row
+ * needs the small rest to its own relative accuracy (see
+ * fl_row_exp_sum_impl_f32).  Here pairs of vectors are added in float before
+ * they are widened to double (one widening, the costly part, per two
+ * vectors): a pair's sum is rounded once, 6e-8 relative to itself, except in
+ * the lane where 1 meets the term 16 (or 8, 4) places away, whose rounding
+ * would swamp a small rest.  That one rounding error is found afterwards,
+ * exactly, by Knuth's TwoSum on the two terms (read back from out, or from
+ * the pair kept apart without out), and added back.  The result is as
+ * accurate as widening every term.
+ *
+ * Unlike s - max, x - x[y] may be positive: the AVX-512 fl_f32_exp, which
+ * does not clamp, gets min(x, 89) (exp overflows to +inf from 88.73 on), and
+ * the caller takes the max shift for a row whose sum is not finite. */
+#if FL_X86 && defined(__AVX512F__)
+/* min(89, v): NaN stays (MINPS returns its second operand when one is NaN) */
+#define FL_EXPF_CLAMP(v) ((fl_vf)_mm512_min_ps(_mm512_set1_ps(89.0f), (__m512)(v)))
+#else
+#define FL_EXPF_CLAMP(v) (v)     /* fl_f32_exp clamps */
+#endif
+FL_INLINE double fl_row_exp_sum_label_impl_f32(const float *x, ptrdiff_t y, float *out,
+                                               ptrdiff_t n, const int store)
+{
+    const float shift = x[y];
+    const ptrdiff_t jy = y - y % (2 * FL_NF), ky = y - jy;    /* y's pair, its place there */
+    float keep[2 * FL_NF], junk[2 * FL_NF];   /* without out: y's pair, the others */
+    fl_vd acc_lo = {0}, acc_hi = {0};
+    fl_vf e0, e1;
+    ptrdiff_t j = 0;
+    for (; j + 2 * FL_NF <= n; j += 2 * FL_NF) {
+        e0 = fl_f32_exp(FL_EXPF_CLAMP(fl_f32_load(x + j) - shift));
+        e1 = fl_f32_exp(FL_EXPF_CLAMP(fl_f32_load(x + j + FL_NF) - shift));
+        float *dst = store ? out + j : j == jy ? keep : junk;
+        fl_f32_store(dst, e0);
+        fl_f32_store(dst + FL_NF, e1);
+        fl_f32_add_wide(e0 + e1, &acc_lo, &acc_hi);
+    }
+    double fix = 0.0;
+    if (y < j) {
+        /* the pair's sum in the label's lane was fl(1 + b) */
+        const ptrdiff_t kb = ky < FL_NF ? ky + FL_NF : ky - FL_NF;
+        const float b = store ? out[jy + kb] : keep[kb];
+        const float s = 1.0f + b, bb = s - 1.0f, aa = s - bb;
+        fix = (double)((1.0f - aa) + (b - bb));
+    }
+    if (j + FL_NF <= n) {
+        e0 = fl_f32_exp(FL_EXPF_CLAMP(fl_f32_load(x + j) - shift));
+        if (store) fl_f32_store(out + j, e0);
+        fl_f32_add_wide(e0, &acc_lo, &acc_hi);
+        j += FL_NF;
+    }
+#if FL_X86 && defined(__AVX512F__)
+    if (j < n && n - j <= 8) {     /* a short tail in 8 lanes: see fl_f32_exp8 */
+        const __mmask8 m = (__mmask8)((1u << (n - j)) - 1u);
+        __m256 e8 = fl_f32_exp8(_mm256_min_ps(_mm256_set1_ps(89.0f), _mm256_sub_ps(
+            _mm256_mask_loadu_ps(_mm256_set1_ps(-INFINITY), m, x + j), _mm256_set1_ps(shift))));
+        if (store) _mm256_mask_storeu_ps(out + j, m, e8);
+        acc_lo += (fl_vd)_mm512_cvtps_pd(e8);
+        return fl_f64_hsum(acc_lo + acc_hi) + fix;
+    }
+#endif
+    if (j < n) {
+        e0 = fl_f32_exp(FL_EXPF_CLAMP(fl_f32_load_tail(x + j, n - j, -INFINITY) - shift));
+        if (store) fl_f32_store_tail(out + j, e0, n - j);
+        fl_f32_add_wide(e0, &acc_lo, &acc_hi);
+    }
+    return fl_f64_hsum(acc_lo + acc_hi) + fix;
+}
+
+/* With out == NULL nothing is stored. */
+FL_INLINE double fl_row_exp_sum_label_f32(const float *x, ptrdiff_t y, float *out, ptrdiff_t n)
+{
+    return out ? fl_row_exp_sum_label_impl_f32(x, y, out, n, 1)
+               : fl_row_exp_sum_label_impl_f32(x, y, out, n, 0);
+}
+
+/* g[j] *= a.  With AVX-512 a vector is a cache line, and every unaligned
+ * one is split over two: a row that does not start on a line (3 rows in 4 at
+ * C = 100) is done as a masked head up to the next line, whole aligned lines,
+ * a masked tail. */
+FL_INLINE void fl_row_scale_f32(float *g, float a, ptrdiff_t n)
+{
+    ptrdiff_t j = 0;
+#if FL_X86 && defined(__AVX512F__)
+    const ptrdiff_t head = (ptrdiff_t)((64 - ((uintptr_t)g & 63)) & 63) / 4;
+    if (head && n > FL_NF) {
+        const __mmask16 m = (__mmask16)((1u << head) - 1u);
+        _mm512_mask_storeu_ps(g, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, g), _mm512_set1_ps(a)));
+        j = head;
+    }
+#endif
+    for (; j + FL_NF <= n; j += FL_NF) fl_f32_store(g + j, fl_f32_load(g + j) * a);
+    if (j < n) fl_f32_store_tail(g + j, fl_f32_load_tail(g + j, n - j, 0.0f) * a, n - j);
 }
 
 /* x[j] = x[j] * a + b (out of place: out may be x). */
@@ -697,7 +804,16 @@ FL_INLINE fl_vd fl_f64_log(fl_vd x)
     p = p * f2 + 1.0 / 7;
     p = p * f2 + 1.0 / 5;
     p = p * f2 + 1.0 / 3;
-    fl_vd r = ed * 6.93147180369123816490e-1 + (2.0 * f + (2.0 * f * f2 * p + ed * 1.90821492927058770002e-10));
+    /* The products are rounded as they are: whether gcc fuses one of them
+     * into an fma with the sum differs between inlined copies of this
+     * function (seen: the serial and the threaded loop of softmax_cross_entropy),
+     * and so would the last bit of the log of a sum >= 2 (e != 0). */
+    fl_vd ln2_hi = ed * 6.93147180369123816490e-1, ln2_lo = ed * 1.90821492927058770002e-10;
+    fl_vd tail = 2.0 * f * f2 * p;
+    FL_VROUNDED(ln2_hi);
+    FL_VROUNDED(ln2_lo);
+    FL_VROUNDED(tail);
+    fl_vd r = ln2_hi + (2.0 * f + (tail + ln2_lo));
     return fl_f64_select(x != x, x, r);
 }
 
@@ -1552,6 +1668,11 @@ FL_ROW_SCALAR(double, f64, fl_exp)
 
 FL_BINARY_SCALAR(float, f32, fl_expf)
 FL_BINARY_SCALAR(double, f64, fl_exp)
+
+static inline double fl_row_exp_sum_label_f32(const float *x, ptrdiff_t y, float *out, ptrdiff_t n)
+{
+    return fl_row_exp_sum_f32(x, x[y], out, n);   /* every term in double; fl_expf clamps */
+}
 
 #endif
 

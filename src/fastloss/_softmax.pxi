@@ -5,7 +5,10 @@
 # twins are in reference.py.
 
 from cython.parallel cimport prange
+from libc.float cimport DBL_MAX
 from libc.math cimport fabs, log, log1p
+from libc.stdlib cimport free, malloc
+from libc.string cimport memcpy
 
 
 cdef inline void row_exp_sums(const floating* s, floating m, floating* g, Py_ssize_t c,
@@ -80,13 +83,22 @@ cdef double sce_block(const floating* scores, const label_t* y, floating* grad,
 
     A function of its own so that its arrays are private to the calling thread
     (Cython shares the C arrays of a function across a ``prange``).  Rows go
-    first through max and exp-and-sum (exp stored into the gradient row), then
-    the block's logs in one vector call (a libm log per row costs more than a
+    first through exp-and-sum (exp stored into the gradient row), then the
+    block's logs in one vector call (a libm log per row costs more than a
     short row), then each row's loss and gradient scaling, while the rows are
-    in cache.  Rows of at most HOIST_MAX_BYTES take every row's max before the
-    first exp: the maxima of different rows are independent and overlap,
-    where a row's exp would wait for its own.  ``grad`` and ``loss_out`` may
-    be NULL.
+    in cache.  ``grad`` and ``loss_out`` may be NULL.
+
+    The shift of exp(s - m) is the label's score, m = s_y, not the row's
+    max: softmax and its loss are the same for any shift, and s_y costs no
+    pass over the row.  The label's term is then exactly 1 and the sum
+    1 + Σ_{j≠y}, summed as accurately as with the max shift
+    (fl_row_exp_sum_label_f32, fl_row_exp_sum_split_label_f64).  A row with
+    a score far above s_y (more than ~88 in float32, ~709 in float64: its exp
+    overflows), or with an infinite or NaN score, has a sum that is not
+    finite and is done again with the max shift.  In place (``grad`` is
+    ``scores``) the exps go to a row buffer first, so that such a redo still
+    reads the scores; if that buffer cannot be had (a row wider than
+    INPLACE_ROW_MAX and no memory), every row takes the max shift.
     """
     cdef double sums[ROW_BLOCK]
     cdef double sums_m1[ROW_BLOCK]
@@ -96,36 +108,67 @@ cdef double sce_block(const floating* scores, const label_t* y, floating* grad,
     cdef double factors[ROW_BLOCK]
     cdef double label_grad[ROW_BLOCK]
     cdef floating maxes[ROW_BLOCK]
+    cdef floating rowbuf[INPLACE_ROW_MAX]
+    cdef floating* tmp = NULL
     cdef bint smooth = eps > 0.0
-    cdef bint hoist = c * <Py_ssize_t>sizeof(floating) <= HOIST_MAX_BYTES
-    cdef double total = 0.0, cwy, swi, row_loss, gs
-    cdef Py_ssize_t i, r, k
+    cdef bint in_place = grad != NULL and <const floating*>grad == scores
+    cdef bint by_label = True
+    cdef bint finite
+    cdef double total = 0.0, cwy, swi, row_loss, gs, sy, rest, ones
+    cdef Py_ssize_t i, r, k, yi
     cdef const floating* s
     cdef floating* g
     cdef floating smooth_grad
     for r in range(ROW_BLOCK):
         sums[r] = 1.0
         sums_m1[r] = 0.0
-    # Everything read from a scores row is read before its gradient row is
-    # written, so grad may alias scores.
-    for r in range(nb):
-        i = i0 + r
-        if use_ignore and y[i] == ignore_index:
-            continue
-        s = scores + i * c
-        maxes[r] = row_max(s, c)
-        bases[r] = <double>maxes[r] - <double>s[<Py_ssize_t>y[i]]
-        if smooth:
-            shifts[r] = row_shifted_sum(s, <double>maxes[r], cw, c)
-        if not hoist:
-            row_exp_sums(s, maxes[r], grad + i * c if grad != NULL else NULL, c, &sums[r],
-                        &sums_m1[r])
-    if hoist:
+    if in_place:
+        if c <= INPLACE_ROW_MAX:
+            tmp = &rowbuf[0]
+        else:
+            tmp = <floating*>malloc(c * sizeof(floating))
+        by_label = tmp != NULL
+    if by_label:
         for r in range(nb):
             i = i0 + r
-            if not (use_ignore and y[i] == ignore_index):
-                row_exp_sums(scores + i * c, maxes[r], grad + i * c if grad != NULL else NULL,
-                            c, &sums[r], &sums_m1[r])
+            if use_ignore and y[i] == ignore_index:
+                continue
+            s = scores + i * c
+            g = grad + i * c if grad != NULL else NULL
+            yi = <Py_ssize_t>y[i]
+            sy = s[yi]
+            if floating is float:
+                sums[r] = fl_row_exp_sum_label_f32(s, yi, tmp if in_place else g, c)
+            else:
+                ones = fl_row_exp_sum_split_label_f64(s, yi, tmp if in_place else g, c, &rest)
+                sums[r] = ones + rest
+                sums_m1[r] = (ones - 1.0) + rest
+            finite = sums[r] <= DBL_MAX     # not +inf (an exp overflowed, an infinite score), not NaN
+            maxes[r] = <floating>sy if finite else row_max(s, c)
+            bases[r] = <double>maxes[r] - sy
+            if smooth:
+                shifts[r] = row_shifted_sum(s, <double>maxes[r], cw, c)
+            # the scores row is read up to here: g may overwrite it
+            if not finite:
+                row_exp_sums(s, maxes[r], g, c, &sums[r], &sums_m1[r])
+            elif in_place:
+                memcpy(g, tmp, c * sizeof(floating))
+        if tmp != NULL and tmp != &rowbuf[0]:
+            free(tmp)
+    else:
+        # Everything read from a scores row is read before its gradient row
+        # is written.
+        for r in range(nb):
+            i = i0 + r
+            if use_ignore and y[i] == ignore_index:
+                continue
+            s = scores + i * c
+            maxes[r] = row_max(s, c)
+            bases[r] = <double>maxes[r] - <double>s[<Py_ssize_t>y[i]]
+            if smooth:
+                shifts[r] = row_shifted_sum(s, <double>maxes[r], cw, c)
+            row_exp_sums(s, maxes[r], grad + i * c if grad != NULL else NULL, c, &sums[r],
+                         &sums_m1[r])
     if floating is float:
         fl_log8_f64(sums, logs)
     else:
@@ -161,7 +204,10 @@ cdef double sce_block(const floating* scores, const label_t* y, floating* grad,
         if use_ignore and y[i] == ignore_index:
             row_fill(g, <floating>0, c)
             continue
-        row_affine(g, <floating>factors[r], 0, g, c)
+        if floating is float:
+            fl_row_scale_f32(g, <floating>factors[r], c)
+        else:
+            row_affine(g, <floating>factors[r], 0, g, c)
         g[<Py_ssize_t>y[i]] -= <floating>label_grad[r]
         if smooth:
             gs = scale * (sw[i] if sw != NULL else 1.0)
@@ -328,9 +374,9 @@ def softmax_cross_entropy(const floating[:, ::1] scores, const label_t[::1] y,
                           int num_threads=1):
     """Fused softmax cross-entropy loss and gradient, one pass group per row.
 
-    Per row, while it is in cache: max; (with smoothing) Σ cw_k (s_k - max);
-    exp(s - max) into the gradient row and its sum; the loss; the gradient
-    scaled in place.  With at most SMALL_C_MAX_F32/F64 classes and no smoothing, blocks
+    Per row, while it is in cache: exp(s - s_y) into the gradient row and
+    its sum (the max shift where that overflows, see sce_block); (with
+    smoothing) Σ cw_k (s_k - s_y); the loss; the gradient scaled in place.  With at most SMALL_C_MAX_F32/F64 classes and no smoothing, blocks
     of rows are vectorised across rows instead (sce_rowblock).  Returns
     ``(bad_label_index, loss)``: a bad index >= 0 means a label outside [0, C)
     was found and nothing was written.  ``grad`` and ``loss_out`` may be None;
