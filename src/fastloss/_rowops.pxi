@@ -19,7 +19,6 @@ cdef extern from "_simd_rows.h":
     double fl_row_exp_sum_label_f32(const float* x, Py_ssize_t y, float* out,
                                     Py_ssize_t n) noexcept nogil
     void fl_row_affine_f32(const float* x, float a, float b, float* out, Py_ssize_t n) noexcept nogil
-    void fl_row_scale_f32(float* g, float a, Py_ssize_t n) noexcept nogil
     void fl_row_affine_f64(const double* x, double a, double b, double* out, Py_ssize_t n) noexcept nogil
     void fl_log8_f64(const double* x, double* out) noexcept nogil
     double fl_row_hinge_f32(const float* s, float* g, Py_ssize_t n, Py_ssize_t y, float delta,

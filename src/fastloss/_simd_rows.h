@@ -445,25 +445,6 @@ FL_INLINE double fl_row_exp_sum_label_f32(const float *x, ptrdiff_t y, float *ou
                : fl_row_exp_sum_label_impl_f32(x, y, out, n, 0);
 }
 
-/* g[j] *= a.  With AVX-512 a vector is a cache line, and every unaligned
- * one is split over two: a row that does not start on a line (3 rows in 4 at
- * C = 100) is done as a masked head up to the next line, whole aligned lines,
- * a masked tail. */
-FL_INLINE void fl_row_scale_f32(float *g, float a, ptrdiff_t n)
-{
-    ptrdiff_t j = 0;
-#if FL_X86 && defined(__AVX512F__)
-    const ptrdiff_t head = (ptrdiff_t)((64 - ((uintptr_t)g & 63)) & 63) / 4;
-    if (head && n > FL_NF) {
-        const __mmask16 m = (__mmask16)((1u << head) - 1u);
-        _mm512_mask_storeu_ps(g, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, g), _mm512_set1_ps(a)));
-        j = head;
-    }
-#endif
-    for (; j + FL_NF <= n; j += FL_NF) fl_f32_store(g + j, fl_f32_load(g + j) * a);
-    if (j < n) fl_f32_store_tail(g + j, fl_f32_load_tail(g + j, n - j, 0.0f) * a, n - j);
-}
-
 /* x[j] = x[j] * a + b (out of place: out may be x). */
 FL_INLINE void fl_row_affine_f32(const float *x, float a, float b, float *out, ptrdiff_t n)
 {

@@ -204,10 +204,7 @@ cdef double sce_block(const floating* scores, const label_t* y, floating* grad,
         if use_ignore and y[i] == ignore_index:
             row_fill(g, <floating>0, c)
             continue
-        if floating is float:
-            fl_row_scale_f32(g, <floating>factors[r], c)
-        else:
-            row_affine(g, <floating>factors[r], 0, g, c)
+        row_affine(g, <floating>factors[r], 0, g, c)
         g[<Py_ssize_t>y[i]] -= <floating>label_grad[r]
         if smooth:
             gs = scale * (sw[i] if sw != NULL else 1.0)
