@@ -85,6 +85,14 @@ cdef enum:
     # (see sce_block); wider rows take a heap buffer.
     INPLACE_ROW_MAX = 1024
 
+cdef extern from *:
+    """
+    /* Largest exp-sum a softmax_cross_entropy row keeps with the label shift
+     * (see sce_block): larger ones are redone with the max shift. */
+    #define LABEL_SHIFT_MAX_SUM 4294967296.0    /* 2^32 */
+    """
+    const double LABEL_SHIFT_MAX_SUM
+
 
 cdef inline floating row_max(const floating* x, Py_ssize_t n) noexcept nogil:
     """max_j x[j] for n >= 1 (NaNs may be skipped; the next pass propagates them)."""

@@ -205,8 +205,9 @@ FL_INLINE void fl_rows_scale_f64(double *g, ptrdiff_t c, const int64_t *perm, co
 }
 
 /* Like fl_row_exp_sum_f64 -- out[j] = exp(x[j] - shift), out may be x or
- * NULL -- but returns the sum split as k + *rest: k terms exactly 1 (the row's
- * maxima) and the sum of the others.  A row whose label has by far the top
+ * NULL -- but returns the sum split as k + *rest: k terms exactly 1 (those
+ * equal to the shift: the row's maxima, or the label's score) and the sum of
+ * the others.  A row whose label has by far the top
  * score has a loss log(1 + rest) with rest tiny, and log of the rounded sum
  * would lose log's relative accuracy there; log1p((k - 1) + rest) keeps it. */
 #if FL_X86 && defined(__AVX512F__)

@@ -146,17 +146,17 @@ FL_INLINE int fl_vi_any(fl_vi m)
  * x = s - max <= 0 -- adds n to the exponent field of the polynomial's
  * result, and a block with any lane outside [-87, 88] (or NaN) takes the
  * two-factor scaling of the scalar fl_expf, which is exact there too.  Both
- * ways give bit for bit the same results as fl_expf.  Domain: x <= 0 or NaN,
- * which is all the kernels need (s - max, -|x|); the AVX-512 version does not
- * clamp large x. */
+ * ways give bit for bit the same results as fl_expf.  The AVX-512 version
+ * does not clamp large x: it is exact for x <= 88.7 (+inf up to ~2.9e6,
+ * where the rounding of x/ln2 by the magic number stops working); callers
+ * with larger x clamp first (FL_EXPF_CLAMP). */
 FL_INLINE fl_vf fl_f32_exp(fl_vf x)
 {
 #if FL_X86 && defined(__AVX512F__)
     /* Lanes whose result rounds to 0 (x < -104, -inf) are zeroed by the mask
      * of the final scalef, whatever they computed meanwhile (NaN for -inf:
      * AVX-512 takes no assist for NaN or inf).  NaN is kept (unordered compare)
-     * and propagates.  No clamp is needed above: every caller passes x <= 0
-     * (s - max, -|x|). */
+     * and propagates.  No clamp above: see the comment before the function. */
     const __mmask16 keep = _mm512_cmp_ps_mask((__m512)x, _mm512_set1_ps(-104.0f), _CMP_NLT_UQ);
 #else
     const fl_vf hi = fl_f32_splat(89.0f), zero = {0};

@@ -5,7 +5,6 @@
 # twins are in reference.py.
 
 from cython.parallel cimport prange
-from libc.float cimport DBL_MAX
 from libc.math cimport fabs, log, log1p
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy
@@ -75,6 +74,24 @@ def log_softmax(const floating[:, ::1] scores, floating[:, ::1] out, int num_thr
         row_affine(o, 1, -log_total, o, c)
 
 
+cdef inline void sce_row_grad(const floating* e, floating* g, Py_ssize_t c, Py_ssize_t yi,
+                              double factor, double label_grad, double gs, double eps,
+                              const double* cw) noexcept nogil:
+    """g = factor·e - label_grad·[j=y] - gs·ε/C·cw_j (e may be g): a row's gradient from its exps."""
+    cdef Py_ssize_t k
+    cdef floating smooth_grad
+    row_affine(e, <floating>factor, 0, g, c)
+    g[yi] -= <floating>label_grad
+    if eps > 0.0:
+        if cw == NULL:
+            smooth_grad = <floating>(gs * eps / c)
+            for k in range(c):
+                g[k] -= smooth_grad
+        else:
+            for k in range(c):
+                g[k] -= <floating>(gs * eps / c * cw[k])
+
+
 cdef double sce_block(const floating* scores, const label_t* y, floating* grad,
                       floating* loss_out, Py_ssize_t i0, Py_ssize_t nb, Py_ssize_t c,
                       const double* cw, const double* sw, double eps, double wc_total,
@@ -82,23 +99,27 @@ cdef double sce_block(const floating* scores, const label_t* y, floating* grad,
     """Loss and gradient of rows i0 .. i0+nb-1 (nb <= ROW_BLOCK); returns their loss sum.
 
     A function of its own so that its arrays are private to the calling thread
-    (Cython shares the C arrays of a function across a ``prange``).  Rows go
-    first through exp-and-sum (exp stored into the gradient row), then the
-    block's logs in one vector call (a libm log per row costs more than a
-    short row), then each row's loss and gradient scaling, while the rows are
-    in cache.  ``grad`` and ``loss_out`` may be NULL.
+    (Cython shares the C arrays of a function across a ``prange``).  Each row
+    goes through exp-and-sum (exp stored into the gradient row) and then, while
+    it is in cache, its gradient, which needs the sum but not its log; then
+    the block's logs in one vector call (a libm log per row costs more than a
+    short row) and each row's loss.  ``grad`` and ``loss_out`` may be NULL.
 
-    The shift of exp(s - m) is the label's score, m = s_y, not the row's
-    max: softmax and its loss are the same for any shift, and s_y costs no
-    pass over the row.  The label's term is then exactly 1 and the sum
-    1 + Σ_{j≠y}, summed as accurately as with the max shift
-    (fl_row_exp_sum_label_f32, fl_row_exp_sum_split_label_f64).  A row with
-    a score far above s_y (more than ~88 in float32, ~709 in float64: its exp
-    overflows), or with an infinite or NaN score, has a sum that is not
-    finite and is done again with the max shift.  In place (``grad`` is
-    ``scores``) the exps go to a row buffer first, so that such a redo still
-    reads the scores; if that buffer cannot be had (a row wider than
-    INPLACE_ROW_MAX and no memory), every row takes the max shift.
+    Without label smoothing the shift of exp(s - m) is the label's score,
+    m = s_y, not the row's max: softmax and its loss are the same for any
+    shift, and s_y costs no pass over the row.  The label's term is then
+    exactly 1 and the sum 1 + Σ_{j≠y}, summed as accurately as with the max
+    shift (fl_row_exp_sum_label_f32, fl_row_exp_sum_split_label_f64).  A row
+    with a sum above LABEL_SHIFT_MAX_SUM = 2^32 (a score more than ~22 above
+    s_y), or not finite (an infinite or NaN score), is done again with the
+    max shift: the gradient's factor w/sum then stays as far from underflow
+    as with the max shift (sum <= C).  In place (``grad`` is ``scores``) the
+    exps go to a row buffer first, so that such a redo still reads the
+    scores, and the gradient is scaled from it into place; if that buffer
+    cannot be had (a row wider than INPLACE_ROW_MAX and no memory), every row
+    takes the max shift, with the gradient scaled at the end.  So does label
+    smoothing, whose Σ_k cw_k (s_k - m) would cancel against W log Σ with
+    any other shift than the max.
     """
     cdef double sums[ROW_BLOCK]
     cdef double sums_m1[ROW_BLOCK]
@@ -112,7 +133,7 @@ cdef double sce_block(const floating* scores, const label_t* y, floating* grad,
     cdef floating* tmp = NULL
     cdef bint smooth = eps > 0.0
     cdef bint in_place = grad != NULL and <const floating*>grad == scores
-    cdef bint by_label = True
+    cdef bint by_label = not smooth
     cdef bint finite
     cdef double total = 0.0, cwy, swi, row_loss, gs, sy, rest, ones
     cdef Py_ssize_t i, r, k, yi
@@ -122,7 +143,7 @@ cdef double sce_block(const floating* scores, const label_t* y, floating* grad,
     for r in range(ROW_BLOCK):
         sums[r] = 1.0
         sums_m1[r] = 0.0
-    if in_place:
+    if by_label and in_place:
         if c <= INPLACE_ROW_MAX:
             tmp = &rowbuf[0]
         else:
@@ -143,16 +164,23 @@ cdef double sce_block(const floating* scores, const label_t* y, floating* grad,
                 ones = fl_row_exp_sum_split_label_f64(s, yi, tmp if in_place else g, c, &rest)
                 sums[r] = ones + rest
                 sums_m1[r] = (ones - 1.0) + rest
-            finite = sums[r] <= DBL_MAX     # not +inf (an exp overflowed, an infinite score), not NaN
+            # not +inf (an exp overflowed, an infinite score), not NaN, and not
+            # so large that the gradient's factor 1/sum would leave the normal
+            # range for a small sample weight (the max shift keeps sum <= C)
+            finite = sums[r] <= LABEL_SHIFT_MAX_SUM
             maxes[r] = <floating>sy if finite else row_max(s, c)
             bases[r] = <double>maxes[r] - sy
-            if smooth:
-                shifts[r] = row_shifted_sum(s, <double>maxes[r], cw, c)
             # the scores row is read up to here: g may overwrite it
             if not finite:
                 row_exp_sums(s, maxes[r], g, c, &sums[r], &sums_m1[r])
-            elif in_place:
-                memcpy(g, tmp, c * sizeof(floating))
+            if g != NULL:
+                # the gradient now, while the row is in cache (it does not
+                # need the log); in place, from the row buffer
+                cwy = cw[yi] if cw != NULL else 1.0
+                gs = scale * (sw[i] if sw != NULL else 1.0)
+                sce_row_grad(tmp if in_place and finite else g, g, c, yi,
+                             gs * (fl_rounded((1.0 - eps) * cwy) + eps * wc_total / c) / sums[r],
+                             gs * (1.0 - eps) * cwy, gs, eps, cw)
         if tmp != NULL and tmp != &rowbuf[0]:
             free(tmp)
     else:
@@ -203,18 +231,9 @@ cdef double sce_block(const floating* scores, const label_t* y, floating* grad,
         g = grad + i * c
         if use_ignore and y[i] == ignore_index:
             row_fill(g, <floating>0, c)
-            continue
-        row_affine(g, <floating>factors[r], 0, g, c)
-        g[<Py_ssize_t>y[i]] -= <floating>label_grad[r]
-        if smooth:
-            gs = scale * (sw[i] if sw != NULL else 1.0)
-            if cw == NULL:
-                smooth_grad = <floating>(gs * eps / c)
-                for k in range(c):
-                    g[k] -= smooth_grad
-            else:
-                for k in range(c):
-                    g[k] -= <floating>(gs * eps / c * cw[k])
+        elif not by_label:
+            sce_row_grad(g, g, c, <Py_ssize_t>y[i], factors[r], label_grad[r],
+                         scale * (sw[i] if sw != NULL else 1.0), eps, cw)
     return total
 
 
