@@ -21,6 +21,7 @@ HARNESS = r"""
 #include <stdio.h>
 #include <math.h>
 #include "_simd_rows.h"
+#include "_simd_rowblock.h"
 int main(void) {
     for (int n = 1; n <= 70; n++) {
         float x[70], g[70]; double xd[70], gd[70];
@@ -33,6 +34,17 @@ int main(void) {
         double hd = fl_row_hinge_f64(xd, gd, n, y, 1.0, 1, 1.0);
         printf("%d %d %.17g %.17g %.17g %.17g %.17g %.17g %.17g %.17g\n",
                n, y, (double)m, md, s, sd, h, hd, (double)g[y], gd[y]);
+    }
+    /* the label-shifted sums (softmax_cross_entropy): every label place */
+    for (int n = 1; n <= 140; n += 1 + n / 8) {
+        float x[140], g[140]; double xd[140], gd[140], rest;
+        for (int i = 0; i < n; i++) { x[i] = (float)(sin(i * 0.7 + n) * 5); xd[i] = x[i]; }
+        for (int y = 0; y < n; y++) {
+            double s = fl_row_exp_sum_label_f32(x, y, g, n);
+            double s0 = fl_row_exp_sum_label_f32(x, y, NULL, n);
+            double k = fl_row_exp_sum_split_label_f64(xd, y, gd, n, &rest);
+            printf("label %d %d %.17g %.17g %.17g %.17g %.17g\n", n, y, s, s0, k, rest, (double)g[y]);
+        }
     }
     double l8in[8] = {1, 2, 3, 10, 100, 1000, 1e-300, 12345.678}, l8[8];
     fl_log8_f64(l8in, l8);
@@ -63,7 +75,7 @@ def test_row_primitives_match_numpy(tmp_path, extra):
     if not os.path.exists(os.path.join(os.path.dirname(fastloss.__file__), "_simd_rows.h")):
         pytest.skip("the header is not installed beside the package")
     out = _run(tmp_path, extra).splitlines()
-    rows = [line.split() for line in out if not line.startswith("log")]
+    rows = [line.split() for line in out if not line.startswith(("log", "label"))]
     assert len(rows) == 70
     for fields in rows:
         n, y = int(fields[0]), int(fields[1])
@@ -79,6 +91,16 @@ def test_row_primitives_match_numpy(tmp_path, extra):
         assert hd == pytest.approx((t * t).sum(), rel=1e-12, abs=1e-12)
         assert gy == -np.count_nonzero(t)
         assert gyd == pytest.approx(-2 * t.sum(), rel=1e-12, abs=1e-12)
+    labels = [line.split()[1:] for line in out if line.startswith("label")]
+    assert len(labels) > 1000
+    for fields in labels:
+        n, y = int(fields[0]), int(fields[1])
+        s, s0, k, rest, gy = map(float, fields[2:])
+        x = (np.sin(np.arange(n) * 0.7 + n) * 5).astype(np.float32).astype(np.float64)
+        expected = np.exp(x - x[y]).sum()
+        assert s == s0 == pytest.approx(expected, rel=1e-6)   # with and without out: same bits
+        assert gy == 1.0
+        assert k >= 1 and k + rest == pytest.approx(expected, rel=1e-14)
     for line in out:
         if line.startswith("log"):
             _, x, lx = line.split()

@@ -544,19 +544,20 @@ def test_float64_label_smoothing_far_below_the_other_scores(isa):
             np.testing.assert_allclose(loss, rloss.astype(np.float64), rtol=1e-14)
 
 
-@pytest.mark.parametrize("c", [33, 100, 130])
+@pytest.mark.parametrize("c", [33, 100, 130, 200])
 def test_small_rest_keeps_its_relative_accuracy_at_every_label_place(isa, dtype, c):
     """A confidently right row: loss = log(1 + rest), rest ~1e-3, to 1e-6 relative.
 
-    The label's term is exactly 1.  A term 16, 8 or 4 places away (the other
-    vector of a pair the kernel adds in float) gets e^-7, the rest e^-30; the
-    rounding of 1 + e^-7 alone would be an error of ~7e-5 relative to the loss,
-    so this fails unless that rounding is corrected, wherever the label is.
+    The label's term is exactly 1.  A term 4 to 48 places away (in another
+    vector of the group of four the kernel adds in float) gets e^-7, the rest
+    e^-30; the rounding of 1 + e^-7 alone would be an error of ~7e-5 relative
+    to the loss, so this fails unless that rounding is corrected, wherever the
+    label is.
     """
     rows = []
     labels = []
     for yi in range(c):
-        for d in (16, -16, 8, -8, 4, -4):
+        for d in (4, -4, 8, -8, 16, -16, 32, -32, 48, -48):
             if 0 <= yi + d < c:
                 r = np.full(c, -30.0)
                 r[yi] = 0.0

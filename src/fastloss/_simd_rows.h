@@ -371,14 +371,14 @@ FL_INLINE double fl_row_exp_sum_f32(const float *x, float shift, float *out, ptr
  * The shift by the label's score makes out[y] exactly 1 (exp(0)), so the sum
  * is 1 + Σ_{j≠y}, and the loss log(1 + Σ_{j≠y}) of a confidently right row
  * needs the small rest to its own relative accuracy (see
- * fl_row_exp_sum_impl_f32).  Here pairs of vectors are added in float before
- * they are widened to double (one widening, the costly part, per two
- * vectors): a pair's sum is rounded once, 6e-8 relative to itself, except in
- * the lane where 1 meets the term 16 (or 8, 4) places away, whose rounding
- * would swamp a small rest.  That one rounding error is found afterwards,
- * exactly, by Knuth's TwoSum on the two terms (read back from out, or from
- * the pair kept apart without out), and added back.  The result is as
- * accurate as widening every term.
+ * fl_row_exp_sum_impl_f32).  Here groups of four vectors are added in float,
+ * as (e0 + e1) + (e2 + e3), before they are widened to double (one widening,
+ * the costly part, per four vectors; then at most one pair): a group's sum is
+ * rounded twice, 1.2e-7 relative to itself, except in the lane of the
+ * label's 1, where the roundings of 1 + (its partner) and of that + (the
+ * other pair) would swamp a small rest.  Those two rounding errors are found
+ * afterwards, exactly, by TwoSum on the stored terms (read back from out, or
+ * from the group kept apart without out), and added back.
  *
  * Unlike s - max, x - x[y] may be positive: the AVX-512 fl_f32_exp, which
  * does not clamp, gets min(x, 89) (exp overflows to +inf from 88.73 on), and
@@ -389,30 +389,61 @@ FL_INLINE double fl_row_exp_sum_f32(const float *x, float shift, float *out, ptr
 #else
 #define FL_EXPF_CLAMP(v) (v)     /* fl_f32_exp clamps */
 #endif
+/* The rounding error of fl(a + b), exactly (Knuth's TwoSum; adds only, so
+ * nothing for the compiler to fuse). */
+FL_INLINE float fl_two_sum_err(float a, float b)
+{
+    const float s = a + b, bb = s - a, aa = s - bb;
+    return (a - aa) + (b - bb);
+}
+
 FL_INLINE double fl_row_exp_sum_label_impl_f32(const float *x, ptrdiff_t y, float *out,
                                                ptrdiff_t n, const int store)
 {
     const float shift = x[y];
-    const ptrdiff_t jy = y - y % (2 * FL_NF), ky = y - jy;    /* y's pair, its place there */
-    float keep[2 * FL_NF], junk[2 * FL_NF];   /* without out: y's pair, the others */
+    const ptrdiff_t jy = y - y % (4 * FL_NF), ky = y - jy;    /* y's group, its place there */
+    float keep[4 * FL_NF], junk[4 * FL_NF];   /* without out: y's group, the others */
     fl_vd acc_lo = {0}, acc_hi = {0};
-    fl_vf e0, e1;
+    fl_vf e0, e1, e2, e3;
+    float *dst;
     ptrdiff_t j = 0;
-    for (; j + 2 * FL_NF <= n; j += 2 * FL_NF) {
+    /* groups of four vectors summed in float as (e0 + e1) + (e2 + e3) */
+    for (; j + 4 * FL_NF <= n; j += 4 * FL_NF) {
         e0 = fl_f32_exp(FL_EXPF_CLAMP(fl_f32_load(x + j) - shift));
         e1 = fl_f32_exp(FL_EXPF_CLAMP(fl_f32_load(x + j + FL_NF) - shift));
-        float *dst = store ? out + j : j == jy ? keep : junk;
+        e2 = fl_f32_exp(FL_EXPF_CLAMP(fl_f32_load(x + j + 2 * FL_NF) - shift));
+        e3 = fl_f32_exp(FL_EXPF_CLAMP(fl_f32_load(x + j + 3 * FL_NF) - shift));
+        dst = store ? out + j : j == jy ? keep : junk;
+        fl_f32_store(dst, e0);
+        fl_f32_store(dst + FL_NF, e1);
+        fl_f32_store(dst + 2 * FL_NF, e2);
+        fl_f32_store(dst + 3 * FL_NF, e3);
+        fl_f32_add_wide((e0 + e1) + (e2 + e3), &acc_lo, &acc_hi);
+    }
+    const ptrdiff_t j4 = j;
+    /* then at most one pair, e0 + e1 */
+    if (j + 2 * FL_NF <= n) {
+        e0 = fl_f32_exp(FL_EXPF_CLAMP(fl_f32_load(x + j) - shift));
+        e1 = fl_f32_exp(FL_EXPF_CLAMP(fl_f32_load(x + j + FL_NF) - shift));
+        dst = store ? out + j : j == jy ? keep : junk;
         fl_f32_store(dst, e0);
         fl_f32_store(dst + FL_NF, e1);
         fl_f32_add_wide(e0 + e1, &acc_lo, &acc_hi);
+        j += 2 * FL_NF;
     }
     double fix = 0.0;
     if (y < j) {
-        /* the pair's sum in the label's lane was fl(1 + b) */
-        const ptrdiff_t kb = ky < FL_NF ? ky + FL_NF : ky - FL_NF;
-        const float b = store ? out[jy + kb] : keep[kb];
-        const float s = 1.0f + b, bb = s - 1.0f, aa = s - bb;
-        fix = (double)((1.0f - aa) + (b - bb));
+        /* In the label's lane the float sums were s = fl(1 + b), b the term in
+         * the other vector of its pair, and in a group of four then fl(s + c),
+         * c = fl(the other pair's two terms), as the vectors added them. */
+        const float *q = store ? out + jy : keep;
+        const ptrdiff_t v = ky / FL_NF, l = ky % FL_NF;
+        const float b = q[(v ^ 1) * FL_NF + l];
+        fix = (double)fl_two_sum_err(1.0f, b);
+        if (y < j4) {
+            const ptrdiff_t o = (v < 2 ? 2 * FL_NF : 0) + l;
+            fix += (double)fl_two_sum_err(1.0f + b, q[o] + q[o + FL_NF]);
+        }
     }
     if (j + FL_NF <= n) {
         e0 = fl_f32_exp(FL_EXPF_CLAMP(fl_f32_load(x + j) - shift));
