@@ -382,7 +382,8 @@ FL_INLINE double fl_row_exp_sum_f32(const float *x, float shift, float *out, ptr
  *
  * Unlike s - max, x - x[y] may be positive: the AVX-512 fl_f32_exp, which
  * does not clamp, gets min(x, 89) (exp overflows to +inf from 88.73 on), and
- * the caller takes the max shift for a row whose sum is not finite. */
+ * the caller takes the max shift for a row whose sum is not finite (or too
+ * large: see sce_block). */
 #if FL_X86 && defined(__AVX512F__)
 /* min(89, v): NaN stays (MINPS returns its second operand when one is NaN) */
 #define FL_EXPF_CLAMP(v) ((fl_vf)_mm512_min_ps(_mm512_set1_ps(89.0f), (__m512)(v)))

@@ -391,9 +391,11 @@ def softmax_cross_entropy(const floating[:, ::1] scores, const label_t[::1] y,
     """Fused softmax cross-entropy loss and gradient, one pass group per row.
 
     Per row, while it is in cache: exp(s - s_y) into the gradient row and
-    its sum (the max shift where that overflows, see sce_block); (with
-    smoothing) Σ cw_k (s_k - s_y); the loss; the gradient scaled in place.  With at most SMALL_C_MAX_F32/F64 classes and no smoothing, blocks
-    of rows are vectorised across rows instead (sce_rowblock).  Returns
+    its sum, and the gradient scaled in place; then the loss.  A row whose
+    sum exceeds 2^32 or is not finite, and every row under label smoothing
+    (with Σ cw_k (s_k - max)), takes the max shift instead (see sce_block).
+    With at most SMALL_C_MAX_F32/F64 classes and no smoothing, blocks of rows
+    are vectorised across rows instead (sce_rowblock).  Returns
     ``(bad_label_index, loss)``: a bad index >= 0 means a label outside [0, C)
     was found and nothing was written.  ``grad`` and ``loss_out`` may be None;
     ``grad`` may be ``scores`` itself.  Blocks of rows are split over
