@@ -88,10 +88,14 @@ cdef enum:
 cdef extern from *:
     """
     /* Largest exp-sum a softmax_cross_entropy row keeps with the label shift
-     * (see sce_block): larger ones are redone with the max shift. */
-    #define LABEL_SHIFT_MAX_SUM 4294967296.0    /* 2^32 */
+     * (see sce_block): larger ones are redone with the max shift.  The
+     * gradient's factor w/(N·sum) then stays >= 2^-64·w/N (float32) or
+     * 2^-512·w/N (float64), far inside the normal range. */
+    #define LABEL_SHIFT_MAX_SUM_F32 0x1p64
+    #define LABEL_SHIFT_MAX_SUM_F64 0x1p512
     """
-    const double LABEL_SHIFT_MAX_SUM
+    const double LABEL_SHIFT_MAX_SUM_F32
+    const double LABEL_SHIFT_MAX_SUM_F64
 
 
 cdef inline floating row_max(const floating* x, Py_ssize_t n) noexcept nogil:

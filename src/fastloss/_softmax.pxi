@@ -110,10 +110,10 @@ cdef double sce_block(const floating* scores, const label_t* y, floating* grad,
     shift, and s_y costs no pass over the row.  The label's term is then
     exactly 1 and the sum 1 + Σ_{j≠y}, summed as accurately as with the max
     shift (fl_row_exp_sum_label_f32, fl_row_exp_sum_split_label_f64).  A row
-    with a sum above LABEL_SHIFT_MAX_SUM = 2^32 (a score more than ~22 above
-    s_y), or not finite (an infinite or NaN score), is done again with the
-    max shift: the gradient's factor w/sum then stays as far from underflow
-    as with the max shift (sum <= C).  In place (``grad`` is ``scores``) the
+    with a sum above LABEL_SHIFT_MAX_SUM_F32/F64 = 2^64 / 2^512 (a score more
+    than ~44 / ~355 above s_y), or not finite (an infinite or NaN score), is
+    done again with the max shift: the gradient's factor w/sum stays far from
+    underflow either way.  In place (``grad`` is ``scores``) the
     exps go to a row buffer first, so that such a redo still reads the
     scores, and the gradient is scaled from it into place; if that buffer
     cannot be had (a row wider than INPLACE_ROW_MAX and no memory), every row
@@ -165,9 +165,12 @@ cdef double sce_block(const floating* scores, const label_t* y, floating* grad,
                 sums[r] = ones + rest
                 sums_m1[r] = (ones - 1.0) + rest
             # not +inf (an exp overflowed, an infinite score), not NaN, and not
-            # so large that the gradient's factor 1/sum would leave the normal
-            # range for a small sample weight (the max shift keeps sum <= C)
-            finite = sums[r] <= LABEL_SHIFT_MAX_SUM
+            # so large that the gradient's factor 1/sum would near the end of
+            # the normal range for a small weight (the max shift keeps sum <= C)
+            if floating is float:
+                finite = sums[r] <= LABEL_SHIFT_MAX_SUM_F32
+            else:
+                finite = sums[r] <= LABEL_SHIFT_MAX_SUM_F64
             maxes[r] = <floating>sy if finite else row_max(s, c)
             bases[r] = <double>maxes[r] - sy
             # the scores row is read up to here: g may overwrite it
@@ -392,7 +395,7 @@ def softmax_cross_entropy(const floating[:, ::1] scores, const label_t[::1] y,
 
     Per row, while it is in cache: exp(s - s_y) into the gradient row and
     its sum, and the gradient scaled in place; then the loss.  A row whose
-    sum exceeds 2^32 or is not finite, and every row under label smoothing
+    sum exceeds 2^64 (float64: 2^512) or is not finite, and every row under label smoothing
     (with Σ cw_k (s_k - max)), takes the max shift instead (see sce_block).
     With at most SMALL_C_MAX_F32/F64 classes and no smoothing, blocks of rows
     are vectorised across rows instead (sce_rowblock).  Returns
