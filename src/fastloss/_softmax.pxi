@@ -75,13 +75,18 @@ def log_softmax(const floating[:, ::1] scores, floating[:, ::1] out, int num_thr
 
 
 cdef inline void sce_row_grad(const floating* e, floating* g, Py_ssize_t c, Py_ssize_t yi,
-                              double factor, double label_grad, double gs, double eps,
+                              double total, double cwy, double gs, double eps, double wc_total,
                               const double* cw) noexcept nogil:
-    """g = factor·e - label_grad·[j=y] - gs·ε/C·cw_j (e may be g): a row's gradient from its exps."""
+    """A row's gradient from its exps e (e may be g) and their sum ``total``:
+
+    d/ds_j = gs [((1-ε) cw_y + ε W_c / C) e_j / total - (1-ε) cw_y [j=y] - ε/C cw_j].
+    (fl_rounded: the same rounding in every compiled copy, see _simd_math.h.)
+    """
     cdef Py_ssize_t k
     cdef floating smooth_grad
-    row_affine(e, <floating>factor, 0, g, c)
-    g[yi] -= <floating>label_grad
+    row_affine(e, <floating>(gs * (fl_rounded((1.0 - eps) * cwy) + eps * wc_total / c) / total),
+               0, g, c)
+    g[yi] -= <floating>fl_rounded(gs * (1.0 - eps) * cwy)
     if eps > 0.0:
         if cw == NULL:
             smooth_grad = <floating>(gs * eps / c)
@@ -126,8 +131,6 @@ cdef double sce_block(const floating* scores, const label_t* y, floating* grad,
     cdef double logs[ROW_BLOCK]
     cdef double bases[ROW_BLOCK]
     cdef double shifts[ROW_BLOCK]
-    cdef double factors[ROW_BLOCK]
-    cdef double label_grad[ROW_BLOCK]
     cdef floating maxes[ROW_BLOCK]
     cdef floating rowbuf[INPLACE_ROW_MAX]
     cdef floating* tmp = NULL
@@ -136,10 +139,9 @@ cdef double sce_block(const floating* scores, const label_t* y, floating* grad,
     cdef bint by_label = not smooth
     cdef bint finite
     cdef double total = 0.0, cwy, swi, row_loss, gs, sy, rest, ones
-    cdef Py_ssize_t i, r, k, yi
+    cdef Py_ssize_t i, r, yi
     cdef const floating* s
     cdef floating* g
-    cdef floating smooth_grad
     for r in range(ROW_BLOCK):
         sums[r] = 1.0
         sums_m1[r] = 0.0
@@ -181,9 +183,8 @@ cdef double sce_block(const floating* scores, const label_t* y, floating* grad,
                 # need the log); in place, from the row buffer
                 cwy = cw[yi] if cw != NULL else 1.0
                 gs = scale * (sw[i] if sw != NULL else 1.0)
-                sce_row_grad(tmp if in_place and finite else g, g, c, yi,
-                             gs * (fl_rounded((1.0 - eps) * cwy) + eps * wc_total / c) / sums[r],
-                             gs * (1.0 - eps) * cwy, gs, eps, cw)
+                sce_row_grad(tmp if in_place and finite else g, g, c, yi, sums[r], cwy, gs, eps,
+                             wc_total, cw)
         if tmp != NULL and tmp != &rowbuf[0]:
             free(tmp)
     else:
@@ -223,10 +224,6 @@ cdef double sce_block(const floating* scores, const label_t* y, floating* grad,
         total += row_loss
         if loss_out != NULL:
             loss_out[i] = <floating>row_loss
-        # d/ds_j = w [((1-ε) cw_y + ε W_c / C) p_j - (1-ε) cw_y [j=y] - ε/C cw_j]
-        gs = scale * swi
-        factors[r] = gs * (fl_rounded((1.0 - eps) * cwy) + eps * wc_total / c) / sums[r]
-        label_grad[r] = gs * (1.0 - eps) * cwy
     if grad == NULL:
         return total
     for r in range(nb):
@@ -234,9 +231,9 @@ cdef double sce_block(const floating* scores, const label_t* y, floating* grad,
         g = grad + i * c
         if use_ignore and y[i] == ignore_index:
             row_fill(g, <floating>0, c)
-        elif not by_label:
-            sce_row_grad(g, g, c, <Py_ssize_t>y[i], factors[r], label_grad[r],
-                         scale * (sw[i] if sw != NULL else 1.0), eps, cw)
+        elif not by_label:      # (the label shift did the gradient with the exps)
+            sce_row_grad(g, g, c, <Py_ssize_t>y[i], sums[r], cw[y[i]] if cw != NULL else 1.0,
+                         scale * (sw[i] if sw != NULL else 1.0), eps, wc_total, cw)
     return total
 
 
