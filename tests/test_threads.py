@@ -249,6 +249,34 @@ def test_bad_label_found_before_any_thread_writes(rng, dtype):
     assert (out == 7.0).all()
 
 
+@pytest.mark.parametrize("label_dtype", [np.int8, np.int64, np.float64])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_binary_labels_checked_block_by_block_first_bad_one_reported(rng, dtype, label_dtype,
+                                                                     threads):
+    """The label check runs in blocks over the threads: the first bad label is the one
+    reported even when later blocks (another thread's) hold bad ones too, and nothing is
+    written."""
+    n = 200_003                                       # 13 check blocks, the last one short
+    scores = rng.standard_normal(n).astype(dtype)
+    signs = (2 * rng.integers(0, 2, n) - 1).astype(label_dtype)
+    targets = rng.integers(0, 2, n).astype(np.float64 if label_dtype == np.float64 else label_dtype)
+    for first, later in ((70_001, [70_002, 199_999]), (n - 1, []), (0, [n - 1])):
+        y, t = signs.copy(), targets.copy()
+        for k in [first, *later]:
+            y[k] = 0
+            t[k] = 3
+        out = np.full_like(scores, 7.0)
+        with fl.threads(threads):
+            with pytest.raises(ValueError, match=rf"y\[{first}\]"):
+                fl.binary_hinge(scores, y, out=out)
+            with pytest.raises(ValueError, match=rf"y\[{first}\]"):
+                fl.sigmoid_cross_entropy(scores, t, out=out)
+        assert (out == 7.0).all()
+    with fl.threads(threads):                         # and all good labels pass
+        np.testing.assert_array_equal(fl.binary_hinge(scores, signs)[1],
+                                      fl.binary_hinge(scores, signs.astype(np.int8))[1])
+
+
 def _same_output(fn, *args, **kwargs):
     results = []
     for nt in (1, 2):
