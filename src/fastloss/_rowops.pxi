@@ -66,6 +66,9 @@ cdef extern from "_simd_rowblock.h":
     double fl_row_exp_sum_split_label_f64(const double* x, Py_ssize_t y, double* out,
                                           Py_ssize_t n, double* rest) noexcept nogil
     void fl_log1p8_f64(const double* t, double* out) noexcept nogil
+    double fl_sce_plain_block_f32(const float* scores, const void* y, int y64, float* grad,
+                                  float* loss_out, Py_ssize_t i0, Py_ssize_t nb, Py_ssize_t c,
+                                  double gs, double max_sum) noexcept nogil
     void fl_rows_scale_f32(float* g, Py_ssize_t c, const int32_t* perm,
                            const float* factors) noexcept nogil
     void fl_rows_scale_f64(double* g, Py_ssize_t c, const int64_t* perm,

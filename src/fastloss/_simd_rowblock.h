@@ -344,4 +344,61 @@ FL_ROWS_SCALAR(double, f64, int64_t)
 
 #endif
 
+/* softmax_cross_entropy's plain case over rows i0 .. i0+nb-1 (nb <= 8): no
+ * class or sample weights, no label smoothing, no ignore_index, the gradient
+ * (grad may be NULL) not in place.  The same operations, in the same order,
+ * as sce_block of _softmax.pxi with those options -- so the same results (up
+ * to the sign of a NaN loss) -- without its per-row handling of them (2-12 %
+ * of a 100-class row's time in interleaved runs): per row exp(s - s_y) and its sum (the max shift when the sum exceeds max_sum
+ * or is not finite); one row later (see sce_block) the gradient
+ * g = gs·e/sum, g_y -= gs; then the block's logs and the row losses
+ * log(sum) + m - s_y (loss_out may be NULL).  Labels y are int64 (y64) or
+ * int32 and already checked.  Returns the block's loss sum. */
+static inline ptrdiff_t fl_label_at(const void *y, int y64, ptrdiff_t i)
+{
+    return y64 ? (ptrdiff_t)((const int64_t *)y)[i] : (ptrdiff_t)((const int32_t *)y)[i];
+}
+
+static inline void fl_sce_plain_row_f32(const float *s, ptrdiff_t yi, float *g, ptrdiff_t c,
+                                        double gs, double max_sum, double *sum, double *base)
+{
+    const float sy = s[yi];
+    const int finite = *sum <= max_sum;
+    const float m = finite ? sy : fl_row_max_f32(s, c);
+    *base = (double)m - (double)sy;
+    if (!finite) *sum = fl_row_exp_sum_f32(s, m, g, c);
+    if (g) {
+        fl_row_affine_f32(g, (float)(gs / *sum), 0.0f, g, c);
+        g[yi] -= (float)gs;
+    }
+}
+
+static inline double fl_sce_plain_block_f32(const float *scores, const void *y, int y64,
+                                            float *grad, float *loss_out, ptrdiff_t i0,
+                                            ptrdiff_t nb, ptrdiff_t c, double gs, double max_sum)
+{
+    double sums[8], logs[8], bases[8], total = 0.0;
+    ptrdiff_t r;
+    for (r = 0; r < 8; r++) sums[r] = 1.0;
+    for (r = 0; r < nb; r++) {
+        const ptrdiff_t i = i0 + r;
+        sums[r] = fl_row_exp_sum_label_f32(scores + i * c, fl_label_at(y, y64, i),
+                                           grad ? grad + i * c : NULL, c);
+        if (r > 0)
+            fl_sce_plain_row_f32(scores + (i - 1) * c, fl_label_at(y, y64, i - 1),
+                                 grad ? grad + (i - 1) * c : NULL, c, gs, max_sum,
+                                 &sums[r - 1], &bases[r - 1]);
+    }
+    fl_sce_plain_row_f32(scores + (i0 + nb - 1) * c, fl_label_at(y, y64, i0 + nb - 1),
+                         grad ? grad + (i0 + nb - 1) * c : NULL, c, gs, max_sum,
+                         &sums[nb - 1], &bases[nb - 1]);
+    fl_log8_f64(sums, logs);
+    for (r = 0; r < nb; r++) {
+        const double row_loss = logs[r] + bases[r];
+        total += row_loss;
+        if (loss_out) loss_out[i0 + r] = (float)row_loss;
+    }
+    return total;
+}
+
 #endif /* FASTLOSS_SIMD_ROWBLOCK_H */

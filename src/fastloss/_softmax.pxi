@@ -185,6 +185,14 @@ cdef double sce_block(const floating* scores, const label_t* y, floating* grad,
     cdef Py_ssize_t i, r, prev
     cdef const floating* s
     cdef floating* g
+    if floating is float and cw == NULL and sw == NULL and not smooth and not use_ignore \
+            and not in_place:
+        # float32's plain case, without the per-row handling of the options:
+        # the same operations in C (fl_sce_plain_block_f32), the same results,
+        # 2-12 % faster at 4096x100.  (A float64 twin measured 3-9 % slower
+        # than this function's own loop, so float64 stays here.)
+        return fl_sce_plain_block_f32(scores, <const void*>y, label_t is int64_t, grad,
+                                      loss_out, i0, nb, c, scale, LABEL_SHIFT_MAX_SUM_F32)
     for r in range(ROW_BLOCK):
         sums[r] = 1.0
         sums_m1[r] = 0.0
