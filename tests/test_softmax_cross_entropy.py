@@ -300,6 +300,33 @@ def test_out_is_scores_in_place(isa, dtype, c, reduction, rng, assert_close):
     assert_close(work, expected_g, dtype, scale=max(np.abs(expected_g).max(), grad_scale(s, y, **kw)))
 
 
+@pytest.mark.parametrize("label_dtype", [np.int32, np.int64])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("c", [3, 64, 100, 1031])
+def test_plain_call_same_bits_as_unit_weights(isa, dtype, c, reduction, label_dtype, rng):
+    """Without weights, smoothing or ignore_index, float32 rows take a C loop of their own
+    (fl_sce_plain_block_f32); unit class and sample weights take sce_block's general loop.
+    Both must give the same bits, also for rows redone with the max shift (a score far above
+    the label's) and in place, where the general loop is used too."""
+    n = 37
+    s = make_scores(rng, n, c, dtype)
+    s[3, (c - 1) // 2] += 400.0                       # a redo in float32 and float64
+    s[5, 0] = -np.inf
+    y = make_labels(rng, n, c).astype(label_dtype)
+    y[5] = c - 1
+    plain = fl.softmax_cross_entropy(s, y, reduction=reduction)
+    general = fl.softmax_cross_entropy(s, y, reduction=reduction, class_weight=np.ones(c),
+                                       sample_weight=np.ones(n))
+    work = s.copy()
+    in_place = fl.softmax_cross_entropy(work, y, reduction=reduction, out=work)
+    loss_only = fl.softmax_cross_entropy(s, y, reduction=reduction, grad=False)
+    for other in (general, in_place):
+        np.testing.assert_array_equal(plain[0], other[0])
+        np.testing.assert_array_equal(plain[1], other[1])
+    np.testing.assert_array_equal(plain[0], loss_only[0])
+    assert np.isfinite(plain[1]).all()
+
+
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 def test_grad_false(isa, dtype, reduction, rng, assert_close):
     n, c = 7, 17
