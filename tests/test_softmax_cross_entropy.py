@@ -306,24 +306,36 @@ def test_out_is_scores_in_place(isa, dtype, c, reduction, rng, assert_close):
 def test_plain_call_same_bits_as_unit_weights(isa, dtype, c, reduction, label_dtype, rng):
     """Without weights, smoothing or ignore_index, float32 rows take a C loop of their own
     (fl_sce_plain_block_f32); unit class and sample weights take sce_block's general loop.
-    Both must give the same bits, also for rows redone with the max shift (a score far above
-    the label's) and in place, where the general loop is used too."""
-    n = 37
+    Both must give the same bits -- with and without the gradient, on 1 and 2 threads, for
+    rows redone with the max shift (a score far above the label's) and in place, where the
+    general loop is used too.  n = 41: a last block of one row; with C = 3 the row-block path
+    takes the first 32 rows, so the redo rows are put after them."""
+    n = 41
     s = make_scores(rng, n, c, dtype)
-    s[3, (c - 1) // 2] += 400.0                       # a redo in float32 and float64
-    s[5, 0] = -np.inf
+    s[33, (c - 1) // 2] += 400.0                      # a redo in float32 and float64
+    s[40, 0] = -np.inf
+    s[39, -1] = 60.0                                  # a redo in float32 only
     y = make_labels(rng, n, c).astype(label_dtype)
-    y[5] = c - 1
-    plain = fl.softmax_cross_entropy(s, y, reduction=reduction)
-    general = fl.softmax_cross_entropy(s, y, reduction=reduction, class_weight=np.ones(c),
-                                       sample_weight=np.ones(n))
-    work = s.copy()
-    in_place = fl.softmax_cross_entropy(work, y, reduction=reduction, out=work)
-    loss_only = fl.softmax_cross_entropy(s, y, reduction=reduction, grad=False)
+    y[40] = c - 1
+    y[39] = 0 if c > 1 else y[39]
+    unit = dict(class_weight=np.ones(c), sample_weight=np.ones(n))
+    with fl.threads(1):
+        plain = fl.softmax_cross_entropy(s, y, reduction=reduction)
+        general = fl.softmax_cross_entropy(s, y, reduction=reduction, **unit)
+        work = s.copy()
+        in_place = fl.softmax_cross_entropy(work, y, reduction=reduction, out=work)
+        loss_plain = fl.softmax_cross_entropy(s, y, reduction=reduction, grad=False)[0]
+        loss_general = fl.softmax_cross_entropy(s, y, reduction=reduction, grad=False, **unit)[0]
+    with fl.threads(2):
+        two = fl.softmax_cross_entropy(s, y, reduction=reduction)
     for other in (general, in_place):
         np.testing.assert_array_equal(plain[0], other[0])
         np.testing.assert_array_equal(plain[1], other[1])
-    np.testing.assert_array_equal(plain[0], loss_only[0])
+    np.testing.assert_array_equal(plain[1], two[1])
+    if reduction == "none":
+        np.testing.assert_array_equal(plain[0], two[0])
+    np.testing.assert_array_equal(plain[0], loss_plain)
+    np.testing.assert_array_equal(loss_plain, loss_general)
     assert np.isfinite(plain[1]).all()
 
 

@@ -151,7 +151,7 @@ def binary_hinge(const floating[::1] scores, const blabel_t[::1] y,
     # the threads (a serial pass would cap the speed-up of two threads).
     if blabel_t is int8_t:
         for blk in prange((n + CHECK_BLOCK - 1) // CHECK_BLOCK, nogil=True, schedule="static",
-                          num_threads=nt, use_threads_if=nt > 1):
+                          num_threads=nt, use_threads_if=nt > 1 and n > CHECK_BLOCK):
             nbad += count_not_sign(y0 + blk * CHECK_BLOCK,
                                    min(<Py_ssize_t>CHECK_BLOCK, n - blk * CHECK_BLOCK))
         yp = <const int8_t*>y0
@@ -163,7 +163,7 @@ def binary_hinge(const floating[::1] scores, const blabel_t[::1] y,
         if packed == NULL:
             raise MemoryError()
         for blk in prange((n + CHECK_BLOCK - 1) // CHECK_BLOCK, nogil=True, schedule="static",
-                          num_threads=nt, use_threads_if=nt > 1):
+                          num_threads=nt, use_threads_if=nt > 1 and n > CHECK_BLOCK):
             nbad += pack_signs(y0 + blk * CHECK_BLOCK, packed + blk * CHECK_BLOCK,
                                min(<Py_ssize_t>CHECK_BLOCK, n - blk * CHECK_BLOCK))
         yp = packed
@@ -269,7 +269,7 @@ def sigmoid_cross_entropy(const floating[::1] logits, const blabel_t[::1] y, Py_
     y0 = &y[0]
     # the targets are checked before anything is written (threaded, as in binary_hinge)
     for blk in prange((n + CHECK_BLOCK - 1) // CHECK_BLOCK, nogil=True, schedule="static",
-                      num_threads=nt, use_threads_if=nt > 1):
+                      num_threads=nt, use_threads_if=nt > 1 and n > CHECK_BLOCK):
         nbad += count_not_unit(y0 + blk * CHECK_BLOCK,
                                min(<Py_ssize_t>CHECK_BLOCK, n - blk * CHECK_BLOCK))
     if nbad:

@@ -76,7 +76,7 @@ cdef extern from "_simd_rowblock.h":
 
 cdef enum:
     LANES = 16
-    ROW_BLOCK = 8   # rows per fl_log8_f64 call
+    ROW_BLOCK = 8   # rows per fl_log8_f64 call (and fl_sce_plain_block_f32's limit)
     # Widest rows softmax_cross_entropy vectorises across rows (<= FL_ROWBLOCK_MAX_C).
     # Measured with AVX-512 (4096 rows): float32 is faster that way up to C = 63
     # (C = 64 is four whole vectors per row); float64, whose exp costs more than

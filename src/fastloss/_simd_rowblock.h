@@ -377,6 +377,7 @@ static inline double fl_sce_plain_block_f32(const float *scores, const void *y, 
                                             float *grad, float *loss_out, ptrdiff_t i0,
                                             ptrdiff_t nb, ptrdiff_t c, double gs, double max_sum)
 {
+    /* 1 <= nb <= 8: the block of fl_log8_f64 (ROW_BLOCK in _rowops.pxi) */
     double sums[8], logs[8], bases[8], total = 0.0;
     ptrdiff_t r;
     for (r = 0; r < 8; r++) sums[r] = 1.0;
