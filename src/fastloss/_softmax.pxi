@@ -189,7 +189,7 @@ cdef double sce_block(const floating* scores, const label_t* y, floating* grad,
             and not in_place:
         # float32's plain case, without the per-row handling of the options:
         # the same operations in C (fl_sce_plain_block_f32), the same results,
-        # 2-12 % faster at 4096x100.  (A float64 twin measured 3-9 % slower
+        # 4-10 % faster at 4096x100.  (A float64 twin measured 3-9 % slower
         # than this function's own loop, so float64 stays here.)
         # (label_t is int32_t or int64_t: the C side reads int32 unless told int64)
         return fl_sce_plain_block_f32(scores, <const void*>y, label_t is int64_t, grad,
