@@ -259,7 +259,7 @@ def test_binary_labels_checked_block_by_block_first_bad_one_reported(rng, dtype,
     n = 200_003                                       # 13 check blocks, the last one short
     scores = rng.standard_normal(n).astype(dtype)
     signs = (2 * rng.integers(0, 2, n) - 1).astype(label_dtype)
-    targets = rng.integers(0, 2, n).astype(np.float64 if label_dtype == np.float64 else label_dtype)
+    targets = rng.integers(0, 2, n).astype(label_dtype)
     for first, later in ((70_001, [70_002, 199_999]), (n - 1, []), (0, [n - 1])):
         y, t = signs.copy(), targets.copy()
         for k in [first, *later]:

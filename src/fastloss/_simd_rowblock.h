@@ -349,11 +349,15 @@ FL_ROWS_SCALAR(double, f64, int64_t)
  * (grad may be NULL) not in place.  The same operations, in the same order,
  * as sce_block of _softmax.pxi with those options -- so the same results (up
  * to the sign of a NaN loss) -- without its per-row handling of them (4-10 %
- * of a 100-class row's time in interleaved runs): per row exp(s - s_y) and its sum (the max shift when the sum exceeds max_sum
- * or is not finite); one row later (see sce_block) the gradient
- * g = gs·e/sum, g_y -= gs; then the block's logs and the row losses
- * log(sum) + m - s_y (loss_out may be NULL).  Labels y are int64 (y64) or
- * int32 and already checked.  Returns the block's loss sum. */
+ * of a 100-class row's time in interleaved runs):
+ *   per row, exp(s - s_y) and its sum (the max shift when the sum exceeds
+ *   max_sum or is not finite);
+ *   one row later (see sce_block), the gradient g = gs·e/sum, g_y -= gs;
+ *   then the block's logs and the row losses log(sum) + m - s_y (loss_out
+ *   may be NULL).
+ * Labels y are int64 (y64) or int32 and already checked.  Returns the block's
+ * loss sum.  tests/test_softmax_cross_entropy.py holds it to the bits of the
+ * general loop. */
 static inline ptrdiff_t fl_label_at(const void *y, int y64, ptrdiff_t i)
 {
     return y64 ? (ptrdiff_t)((const int64_t *)y)[i] : (ptrdiff_t)((const int32_t *)y)[i];
