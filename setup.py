@@ -1,12 +1,16 @@
 """Build the fastloss extension modules.
 
-The loss kernels (src/fastloss/_kernels.pxi) are compiled several times, once
-per x86-64 instruction-set level, and fastloss._dispatch picks the best build
-the running CPU supports:
+The kernels (src/fastloss/kernels/*.pxi over the C of src/fastloss/simd/) are
+compiled several times, once per x86-64 instruction-set level, and
+fastloss._dispatch imports the best build the running CPU supports:
 
     fastloss._kernels_baseline   any x86-64 (SSE2) or any other architecture
     fastloss._kernels_avx2       x86-64-v3: AVX2 + FMA          (x86-64, GCC/Clang)
     fastloss._kernels_avx512     x86-64-v4: AVX-512 F/BW/DQ/VL  (x86-64, GCC/Clang)
+
+beside two small modules built once: fastloss._cpu (what the CPU can run) and
+fastloss._threads (the thread policy every kernel build cimports).  The
+modules are cythonized and compiled in parallel, one per core.
 
 Flags: -O3 plus -fno-math-errno -fno-trapping-math, which let gcc vectorise
 more and, unlike -ffast-math/-Ofast, change no floating-point state of the
@@ -54,8 +58,18 @@ directives = {
 }
 
 
+#: Modules compiled with -fopenmp when the compiler has it.
+OPENMP_MODULES = ("fastloss._kernels_", "fastloss._threads")
+
+
 class BuildExt(build_ext):
-    """Pick per-compiler flags; drop the AVX builds where they cannot be made."""
+    """Pick per-compiler flags; drop the AVX builds where they cannot be made; compile the
+    extensions in parallel, one per core (pip's build runs setuptools without -j)."""
+
+    def finalize_options(self):
+        super().finalize_options()
+        if self.parallel is None:
+            self.parallel = os.cpu_count() or 1
 
     def build_extensions(self):
         unix = self.compiler.compiler_type in ("unix", "mingw32", "cygwin")
@@ -74,7 +88,7 @@ class BuildExt(build_ext):
                 ]
                 if VEC_REPORT:
                     ext.extra_compile_args.append("-fopt-info-vec-optimized")
-                if openmp and ext.name.startswith("fastloss._kernels_"):
+                if openmp and ext.name.startswith(OPENMP_MODULES):
                     ext.extra_compile_args.append("-fopenmp")
                     ext.extra_link_args = [*ext.extra_link_args, "-fopenmp"]
             else:
@@ -125,15 +139,18 @@ def extension(name):
     return Extension(f"fastloss.{name}", [f"src/fastloss/{name}.pyx"], include_dirs=["src/fastloss"])
 
 
-extensions = [extension("_cpu")] + [extension(f"_kernels_{isa}") for isa in ISA_FLAGS]
+extensions = [extension("_cpu"), extension("_threads")] + [
+    extension(f"_kernels_{isa}") for isa in ISA_FLAGS
+]
 
 setup(
     ext_modules=cythonize(
         extensions,
         compiler_directives=directives,
-        include_path=["src/fastloss"],
+        include_path=["src"],
         annotate=False,
         quiet=True,
+        nthreads=os.cpu_count() or 1,
     ),
     cmdclass={"build_ext": BuildExt},
 )

@@ -3,7 +3,7 @@
 A step is: scores = X·W, the loss and d loss / d scores, dW = Xᵀ·dS + 2·reg·W,
 and the update W -= lr·dW, for the softmax and the SVM loss.
 
-* ``fastloss``: the classifier's inner step (``fastloss.classifier._Trainer``):
+* ``fastloss``: the classifier's inner step (``fastloss._training.MiniBatchSGD``):
   matmuls into preallocated buffers, the fused loss kernel in place, the L2
   term folded into the in-place SGD kernel as weight decay (no intercept row
   here: CS231n's bias trick is already in the 3073 = 32·32·3 + 1 columns).
@@ -19,7 +19,8 @@ import numpy as np
 import pytest
 
 import fastloss as fl
-from fastloss import classifier, reference
+from fastloss import reference
+from fastloss._training import MiniBatchSGD
 
 N, D, C = 256, 3073, 10
 LR, REG = 1e-7, 2.5e4
@@ -42,7 +43,7 @@ def _data():
 def test_cs231n_step(benchmark, loss, impl):
     X, y, W = _data()
     if impl == "fastloss":
-        trainer = classifier._Trainer(
+        trainer = MiniBatchSGD(
             X, y, W, loss="softmax" if loss == "softmax" else "hinge", reg=REG, batch_size=N,
             momentum=0.0, nesterov=False, intercept=False, shuffle=False,
             rng=np.random.default_rng(0), schedule=None, lr=LR,

@@ -22,8 +22,8 @@ import numpy as np
 import pytest
 
 from conftest import cases
-from fastloss import _peers
-from fastloss._timing import SGD_SIZES as SIZES
+from fastloss._bench import peers as _peers
+from fastloss._bench.timing import SGD_SIZES as SIZES
 
 
 def _numpy_step(w, g, v):

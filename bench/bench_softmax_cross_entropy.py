@@ -2,7 +2,7 @@
 
 Defaults: reduction="mean", no weights, no smoothing, gradient included
 (scikit-learn's HalfMultinomialLoss gives the per-row losses and gradients:
-see fastloss._peers).  The target shapes, float32 and float64, 1 and 2
+see fastloss._bench.peers).  The target shapes, float32 and float64, 1 and 2
 threads; soft targets on the smaller shapes, one thread.  Each group is one
 case; see conftest.py.
 """

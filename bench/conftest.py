@@ -4,7 +4,7 @@ Run with ``OPENBLAS_NUM_THREADS=1 PYTHONPATH=src python -m pytest bench --benchm
 (the default ``testpaths`` only holds ``tests``, so ``bench`` must be named).
 
 Every benchmark is one *case* -- (function, dtype, shape, threads), a
-:class:`fastloss._peers.Problem` -- and one implementation;
+:class:`fastloss._bench.peers.Problem` -- and one implementation;
 ``benchmark.group`` is the case, so each group of the report puts side by
 side, on the same inputs and the same number of threads:
 
@@ -21,7 +21,7 @@ side, on the same inputs and the same number of threads:
   bound each implementation is.
 
 The callables are those of ``python -m fastloss bench``: both come from
-:mod:`fastloss._peers`, whose docstring says what each peer computes.
+:mod:`fastloss._bench.peers`, whose docstring says what each peer computes.
 Threads: fastloss and torch follow the case (``_peers.threads``),
 scikit-learn gets ``n_threads``; JAX reads its thread settings once, at
 import, so this suite pins it to one thread (``XLA_FLAGS``, set here unless
@@ -37,13 +37,13 @@ import numpy as np
 import pytest
 
 import fastloss
-from fastloss import _peers
+from fastloss._bench import peers as _peers
 
 _peers.pin_jax_threads(1)  # before anything imports jax
 
 #: The target shapes (N, C) of the softmax cross-entropy and the hinge, and those of the
 #: other multiclass functions: the CLI's (python -m fastloss bench).
-from fastloss._timing import SHAPES, TARGET_SHAPES  # noqa: E402
+from fastloss._bench.timing import SHAPES, TARGET_SHAPES  # noqa: E402
 #: Size of the elementwise cases (binary losses, sigmoid).
 BINARY_N = 1_000_000
 DTYPES = ("float32", "float64")
@@ -104,7 +104,7 @@ def cases(function, shapes, *, dtypes=DTYPES, threads=(1, 2), extra_impls=()):
 def bench(benchmark):
     """``bench(problem, impl, fn=None)``: benchmark ``impl`` on ``problem`` in the case's group.
 
-    ``fn`` defaults to ``fastloss._peers.make(impl, problem)``; a peer that
+    ``fn`` defaults to ``fastloss._bench.peers.make(impl, problem)``; a peer that
     is not installed is skipped.  Rounds and iterations are planned as said
     above BUDGET.  Records the case in ``extra_info`` (kept by
     ``--benchmark-json``).

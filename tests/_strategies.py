@@ -20,6 +20,67 @@ HYP = settings(
 LABEL_DTYPES = (np.int8, np.uint8, np.int16, np.uint16, np.int32, np.uint32, np.int64, np.uint64)
 
 
+def check_vs_reference(fn, ref_fn, s, y, assert_close, *, per_element=False, grad_scale=None,
+                       **kw):
+    """fastloss's ``fn`` and its reference twin agree on loss and gradient; types are as documented.
+
+    The loss vector of ``reduction="none"`` has a loss per row of ``s``, or per
+    element with ``per_element``; ``grad_scale(s, y, **kw)``, if given, is the
+    magnitude the gradient's rounding errors are measured against (see
+    test_softmax_cross_entropy.grad_scale).
+    """
+    loss, g = fn(s, y, **kw)
+    rloss, rg = ref_fn(s, y, **kw)
+    if kw.get("reduction", "mean") == "none":
+        assert isinstance(loss, np.ndarray)
+        assert loss.dtype == s.dtype and loss.shape == (s.shape if per_element else s.shape[:1])
+    else:
+        assert type(loss) is float
+    assert_close(loss, rloss, s.dtype)
+    if kw.get("grad", True):
+        assert isinstance(g, np.ndarray)
+        assert g.dtype == s.dtype and g.shape == s.shape
+        scale = None if grad_scale is None else max(np.abs(rg).max(initial=0), grad_scale(s, y, **kw))
+        assert_close(g, rg, s.dtype, scale=scale)
+    else:
+        assert g is None
+    return loss, g
+
+
+def check_out_and_in_place(fn, ref_fn, s, y, assert_close, **kw):
+    """``out=`` receives the gradient (and is returned), also when it is ``s`` itself."""
+    expected_loss, expected_g = ref_fn(s, y, **kw)
+    out = np.full_like(s, np.nan)
+    loss, g = fn(s, y, out=out, **kw)
+    assert g is out
+    assert_close(out, expected_g, s.dtype)
+    work = s.copy()
+    loss, g = fn(work, y, out=work, **kw)
+    assert g is work
+    assert_close(work, expected_g, s.dtype)
+    assert_close(loss, expected_loss, s.dtype)
+
+
+def linear_problem(rng, n, d, c, dtype, scale):
+    """(W, X, y) of a CS231n loss: W (D, C) scaled by ``scale``, X (N, D), y (N,) in [0, C)."""
+    W = (rng.standard_normal((d, c)) * scale).astype(dtype)
+    X = rng.standard_normal((n, d)).astype(dtype)
+    y = rng.integers(0, c, n)
+    return W, X, y
+
+
+def digits_split():
+    """scikit-learn's digits, pixels / 16, split 1347 / 450 at seed 0 (skips without scikit-learn)."""
+    import pytest
+
+    datasets = pytest.importorskip("sklearn.datasets")
+    X, y = datasets.load_digits(return_X_y=True)
+    X = X / 16.0
+    perm = np.random.default_rng(0).permutation(len(y))
+    train, test = perm[:1347], perm[1347:]
+    return X[train], X[test], y[train], y[test]
+
+
 def make_scores(rng, n, c, dtype, scale=3.0):
     return (rng.standard_normal((n, c)) * scale).astype(dtype)
 

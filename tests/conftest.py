@@ -5,7 +5,7 @@ Fixtures
 rng       a fresh, seeded numpy Generator per test
 dtype     parametrised over float32 and float64
 isa       parametrised over every kernel build this CPU can run; while the test
-          runs, the public wrappers (``_k`` of every module in KERNEL_USERS) call that build
+          runs, every public function runs on that build (``_dispatch.use``)
 tol       tol(dtype) -> dict(rtol=..., atol=...) for kernel-vs-reference checks
 assert_close
           assert_close(actual, expected, dtype, scale=None): elementwise
@@ -18,14 +18,6 @@ import pytest
 
 import fastloss
 import fastloss._dispatch as dispatch
-import fastloss.binary as binary
-import fastloss.losses as losses
-import fastloss.classifier as classifier
-import fastloss.linear as linear
-import fastloss.optim as optim
-
-#: Modules whose kernel reference ``_k`` the ``isa`` fixture re-points.
-KERNEL_USERS = (losses, binary, optim, linear, classifier)
 
 AVAILABLE_ISAS = dispatch.available_isas()
 FLOAT_DTYPES = (np.float32, np.float64)
@@ -47,12 +39,10 @@ def dtype(request):
 
 
 @pytest.fixture(params=AVAILABLE_ISAS)
-def isa(request, monkeypatch):
+def isa(request):
     """Route the public API through one instruction-set build of the kernels."""
-    module = dispatch.load(request.param)
-    for user in KERNEL_USERS:
-        monkeypatch.setattr(user, "_k", module)
-    return request.param
+    with dispatch.use(request.param):
+        yield request.param
 
 
 def _tol(dtype):

@@ -11,6 +11,8 @@ import fastloss as fl
 from fastloss import reference as ref
 
 from _strategies import HYP, REDUCTIONS, central_difference, total
+from _strategies import check_out_and_in_place
+from _strategies import check_vs_reference as _check
 
 
 def _problem(rng, n, dtype, scale=2.0):
@@ -31,18 +33,7 @@ def _options(rng, n):
 
 
 def check_vs_reference(s, y, assert_close, **kw):
-    loss, g = fl.binary_hinge(s, y, **kw)
-    rloss, rg = ref.binary_hinge(s, y, **kw)
-    if kw.get("reduction", "mean") == "none":
-        assert loss.dtype == s.dtype and loss.shape == s.shape
-    else:
-        assert type(loss) is float
-    assert_close(loss, rloss, s.dtype)
-    if kw.get("grad", True):
-        assert g.dtype == s.dtype and g.shape == s.shape
-        assert_close(g, rg, s.dtype)
-    else:
-        assert g is None
+    return _check(fl.binary_hinge, ref.binary_hinge, s, y, assert_close, per_element=True, **kw)
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
@@ -74,16 +65,8 @@ def test_label_dtypes(isa, dtype, label_dtype, rng):
 def test_out_and_in_place(isa, dtype, reduction, rng, assert_close):
     s, y = _problem(rng, 1031, dtype)
     kw = dict(reduction=reduction, squared=True, sample_weight=rng.uniform(0, 2, 1031))
+    check_out_and_in_place(fl.binary_hinge, ref.binary_hinge, s, y, assert_close, **kw)
     expected_loss, expected_g = ref.binary_hinge(s, y, **kw)
-    out = np.full_like(s, np.nan)
-    loss, g = fl.binary_hinge(s, y, out=out, **kw)
-    assert g is out
-    assert_close(out, expected_g, dtype)
-    work = s.copy()
-    loss, g = fl.binary_hinge(work, y, out=work, **kw)
-    assert g is work
-    assert_close(work, expected_g, dtype)
-    assert_close(loss, expected_loss, dtype)
     # strided, read-only scores are fine
     s2 = np.repeat(s, 2)[::2]
     s2.flags.writeable = False

@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 
 import fastloss as fl
-from fastloss import classifier as clf_module
+from fastloss._training import MiniBatchSGD
+
+from _strategies import digits_split
 
 LOSSES = ("softmax", "hinge")
 
@@ -168,13 +170,9 @@ def test_pickle_round_trip(rng):
 
 @pytest.mark.parametrize("loss", LOSSES)
 def test_digits_accuracy_with_defaults(loss):
-    datasets = pytest.importorskip("sklearn.datasets")
-    X, y = datasets.load_digits(return_X_y=True)
-    X = X / 16.0
-    perm = np.random.default_rng(0).permutation(len(y))
-    train, test = perm[:1347], perm[1347:]
-    clf = fl.LinearClassifier(loss, random_state=0).fit(X[train], y[train])
-    assert clf.score(X[test], y[test]) >= 0.90
+    X_train, X_test, y_train, y_test = digits_split()
+    clf = fl.LinearClassifier(loss, random_state=0).fit(X_train, y_train)
+    assert clf.score(X_test, y_test) >= 0.90
 
 
 # --------------------------------------------------------------------------
@@ -290,7 +288,7 @@ def test_step_allocates_nothing(isa, loss, dtype, rng):
     X[:, d] = 1
     yc = rng.integers(0, c, n).astype(np.int64)
     W = np.zeros((d + 1, c), dtype)
-    trainer = clf_module._Trainer(
+    trainer = MiniBatchSGD(
         X, yc, W, loss=loss, reg=1e-3, batch_size=b, momentum=0.9, nesterov=True,
         intercept=True, shuffle=True, rng=np.random.default_rng(0), schedule=fl.StepLR(0.1, 100),
         lr=None,

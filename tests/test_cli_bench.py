@@ -12,7 +12,9 @@ import pytest
 
 import fastloss
 from fastloss import __main__ as cli
-from fastloss import _peers, _timing
+from fastloss._bench import cli as bench_cli
+from fastloss._bench import peers as _peers
+from fastloss._bench import timing as _timing
 
 TINY_CASES = {
     "softmax_cross_entropy": ((8, 3),),
@@ -47,13 +49,13 @@ def _table(out):
     """{(function, dtype, shape): {column title: cell}} from the printed table."""
     lines = out.splitlines()
     head = next(i for i, line in enumerate(lines) if line.startswith("function "))
-    titles = [t.format(u=cli._micro()) for t, _, _ in cli._COLUMNS]
+    titles = [t.format(u=bench_cli.micro()) for t, _, _ in bench_cli.COLUMNS]
     rows = {}
     for line in lines[head + 2:]:
         if not line.strip():
             break
         cells, pos = [], 0
-        for _, width, _ in cli._COLUMNS:
+        for _, width, _ in bench_cli.COLUMNS:
             cells.append(line[pos:pos + width].strip())
             pos += width + 2
         row = dict(zip(titles, cells))

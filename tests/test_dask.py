@@ -22,16 +22,14 @@ distributed = pytest.importorskip("distributed")
 
 import fastloss as fl  # noqa: E402
 import fastloss.dask as fld  # noqa: E402
+from _strategies import digits_split, linear_problem  # noqa: E402
 
 LOSSES = {"svm": (fl.svm_loss, fld.svm_loss), "softmax": (fl.softmax_loss, fld.softmax_loss)}
 RTOL = {np.dtype(np.float32): 2e-5, np.dtype(np.float64): 1e-12}
 
 
 def _problem(rng, n, d, c, dtype, scale=0.5):
-    W = (rng.standard_normal((d, c)) * scale).astype(dtype)
-    X = rng.standard_normal((n, d)).astype(dtype)
-    y = rng.integers(0, c, n)
-    return W, X, y
+    return linear_problem(rng, n, d, c, dtype, scale)
 
 
 def _assert_exact(got, expected, dtype):
@@ -395,19 +393,15 @@ def test_classifier_bad_input(rng):
 @pytest.mark.parametrize("loss", ["softmax", "hinge"])
 def test_local_cluster_digits_accuracy_within_two_points(client, loss):
     """Trained on 2 worker processes (one shard each): test accuracy within 2 points of the in-memory fit."""
-    datasets = pytest.importorskip("sklearn.datasets")
-    X, y = datasets.load_digits(return_X_y=True)
-    X = X / 16.0
-    perm = np.random.default_rng(0).permutation(len(y))
-    train, test = perm[:1347], perm[1347:]
-    in_memory = fl.LinearClassifier(loss, random_state=0).fit(X[train], y[train])
-    Xd = da.from_array(X[train], chunks=(674, 64))
-    yd = da.from_array(y[train], chunks=674)
+    X_train, X_test, y_train, y_test = digits_split()
+    in_memory = fl.LinearClassifier(loss, random_state=0).fit(X_train, y_train)
+    Xd = da.from_array(X_train, chunks=(674, 64))
+    yd = da.from_array(y_train, chunks=674)
     Xd, yd = client.persist([Xd, yd])
     dist = fld.LinearClassifier(loss, random_state=0).fit(Xd, yd)
     assert dist.n_shards_ == 2
     assert len({w for ws in client.who_has(Xd).values() for w in ws}) == 2
-    acc_memory = in_memory.score(X[test], y[test])
-    acc_dist = dist.score(da.from_array(X[test], chunks=100), da.from_array(y[test], chunks=100))
+    acc_memory = in_memory.score(X_test, y_test)
+    acc_dist = dist.score(da.from_array(X_test, chunks=100), da.from_array(y_test, chunks=100))
     assert acc_memory >= 0.90
     assert abs(acc_dist - acc_memory) <= 0.02, (acc_dist, acc_memory)

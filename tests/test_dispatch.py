@@ -34,7 +34,6 @@ def test_default_selection_is_fastest_or_forced():
     forced = os.environ.get("FASTLOSS_ISA", "").strip().lower()
     assert fastloss.kernel_isa() == (forced or AVAILABLE[0])
     assert dispatch.kernels is dispatch.load(fastloss.kernel_isa())
-    assert losses._k is dispatch.kernels
 
 
 @pytest.mark.parametrize("isa", AVAILABLE)
@@ -85,8 +84,12 @@ def _problem(dtype, rng, n=301, c=1031):
     return s, y, cw, sw
 
 
-def _results(module, s, y, cw, sw, monkeypatch):
-    monkeypatch.setattr(losses, "_k", module)
+def _results(isa, s, y, cw, sw):
+    with dispatch.use(isa):
+        return _results_here(s, y, cw, sw)
+
+
+def _results_here(s, y, cw, sw):
     out = {"softmax": fastloss.softmax(s), "log_softmax": fastloss.log_softmax(s)}
     for red in ("none", "sum", "mean"):
         out[f"ce_{red}"] = fastloss.softmax_cross_entropy(
@@ -108,15 +111,42 @@ def _flatten(result):
 
 @pytest.mark.skipif(len(AVAILABLE) < 2, reason="only one kernel build runs on this CPU")
 @pytest.mark.parametrize("dtype, rtol", [(np.float32, 1e-6), (np.float64, 1e-12)], ids=["float32", "float64"])
-def test_builds_agree(dtype, rtol, rng, monkeypatch):
+def test_builds_agree(dtype, rtol, rng):
     s, y, cw, sw = _problem(dtype, rng)
-    base = _results(dispatch.load("baseline"), s, y, cw, sw, monkeypatch)
+    base = _results("baseline", s, y, cw, sw)
     for isa in AVAILABLE:
         if isa == "baseline":
             continue
-        other = _results(dispatch.load(isa), s, y, cw, sw, monkeypatch)
+        other = _results(isa, s, y, cw, sw)
         for key in base:
             for a, b in zip(_flatten(other[key]), _flatten(base[key])):
                 np.testing.assert_allclose(
                     a, b, rtol=rtol, atol=rtol * max(1.0, np.abs(b).max()), err_msg=f"{isa} vs baseline: {key}"
                 )
+
+
+def test_import_loads_one_kernel_build_and_no_benchmark_module():
+    """``import fastloss`` imports the build it uses and nothing of the benchmark tooling."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = PACKAGE_PARENT + os.pathsep + env.get("PYTHONPATH", "")
+    out = subprocess.run(
+        [sys.executable, "-c", "import sys, fastloss; "
+         "print(' '.join(sorted(m for m in sys.modules if m.startswith('fastloss'))))"],
+        env=env, capture_output=True, text=True, timeout=120, check=True,
+    ).stdout.split()
+    assert [m for m in out if m.startswith("fastloss._kernels_")] == [
+        f"fastloss._kernels_{fastloss.kernel_isa()}"
+    ]
+    assert not [m for m in out if m.startswith("fastloss._bench")]
+    assert "fastloss.dask" not in out
+
+
+@pytest.mark.parametrize("isa", AVAILABLE)
+def test_use_routes_every_public_function_through_a_build(isa):
+    before = fastloss.kernel_isa()
+    with dispatch.use(isa) as module:
+        assert fastloss.kernel_isa() == isa and dispatch.kernels is module
+        assert module.__name__ == f"fastloss._kernels_{isa}"
+        loss, _ = fastloss.softmax_cross_entropy(np.zeros((2, 3)), [0, 1])
+        assert loss == pytest.approx(np.log(3))
+    assert fastloss.kernel_isa() == before and dispatch.kernels is dispatch.load(before)

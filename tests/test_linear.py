@@ -6,17 +6,14 @@ import pytest
 import fastloss as fl
 from fastloss import reference as ref
 
-from _strategies import central_difference
+from _strategies import central_difference, linear_problem
 
 LOSSES = {"svm": (fl.svm_loss, ref.svm_loss), "softmax": (fl.softmax_loss, ref.softmax_loss)}
 RTOL = {np.dtype(np.float32): 1e-4, np.dtype(np.float64): 1e-10}
 
 
 def _problem(rng, n, d, c, dtype, scale=0.01):
-    W = (rng.standard_normal((d, c)) * scale).astype(dtype)
-    X = rng.standard_normal((n, d)).astype(dtype)
-    y = rng.integers(0, c, n)
-    return W, X, y
+    return linear_problem(rng, n, d, c, dtype, scale)
 
 
 @pytest.mark.parametrize("reg", [0.0, 0.5])

@@ -10,36 +10,13 @@ from hypothesis import strategies as st
 import fastloss as fl
 from fastloss import reference as ref
 
-from _strategies import (
-    HYP,
-    LABEL_DTYPES,
-    REDUCTIONS,
-    central_difference,
-    make_labels,
-    make_scores,
-    problems,
-    total,
-)
-
+from _strategies import HYP, LABEL_DTYPES, REDUCTIONS, central_difference
+from _strategies import make_labels, make_scores, problems, total
+from _strategies import check_vs_reference as _check
 
 
 def check_vs_reference(s, y, assert_close, **kw):
-    dtype = s.dtype
-    loss, g = fl.multiclass_hinge(s, y, **kw)
-    rloss, rg = ref.multiclass_hinge(s, y, **kw)
-    if kw.get("reduction", "mean") == "none":
-        assert isinstance(loss, np.ndarray)
-        assert loss.dtype == dtype and loss.shape == (s.shape[0],)
-    else:
-        assert type(loss) is float
-    assert_close(loss, rloss, dtype)
-    if kw.get("grad", True):
-        assert isinstance(g, np.ndarray)
-        assert g.dtype == dtype and g.shape == s.shape
-        assert_close(g, rg, dtype)
-    else:
-        assert g is None
-    return loss, g
+    return _check(fl.multiclass_hinge, ref.multiclass_hinge, s, y, assert_close, **kw)
 
 
 # --------------------------------------------------------------------------
@@ -558,14 +535,14 @@ def test_nan_score_poisons_its_gradient_and_the_labels(isa, dtype, squared):
 
 
 # --------------------------------------------------------------------------
-# The fast entry (_fastpath.pxi): the common call checked in C
+# The fast entry (kernels/fastpath.pxi): the common call checked in C
 # --------------------------------------------------------------------------
 
 
 def _fast(*args):
-    from fastloss import losses
+    from fastloss import _dispatch as dispatch
 
-    return losses._k.multiclass_hinge_fast(*args)
+    return dispatch.kernels.multiclass_hinge_fast(*args)
 
 
 @pytest.mark.parametrize("squared", [False, True])

@@ -1,4 +1,4 @@
-"""fastloss._peers: every implementation the benchmarks time solves the problem fastloss solves.
+"""fastloss._bench.peers: every implementation the benchmarks time solves the problem fastloss solves.
 
 The callables of ``python -m fastloss bench`` and of ``bench/`` are called
 once on a small input and their results compared with fastloss's; each peer's
@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import fastloss as fl
-from fastloss import _peers
+from fastloss._bench import peers as _peers
 
 N, C = 9, 5
 LOSSES = ("softmax_cross_entropy", "softmax_cross_entropy[soft]", "multiclass_hinge",

@@ -301,7 +301,7 @@ def test_sgd_with_schedule_uses_step_count(rng):
 
 
 # --------------------------------------------------------------------------
-# The fast entry (_fastpath.pxi): the common call checked in C
+# The fast entry (kernels/fastpath.pxi): the common call checked in C
 # --------------------------------------------------------------------------
 
 
@@ -310,9 +310,9 @@ class _Sub(np.ndarray):
 
 
 def _fast(*args):
-    from fastloss import optim
+    from fastloss import _dispatch as dispatch
 
-    return optim._k.sgd_update_fast(*args)
+    return dispatch.kernels.sgd_update_fast(*args)
 
 
 @pytest.mark.parametrize("shape", [(1,), (37,), (3, 5, 7)])

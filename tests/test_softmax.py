@@ -136,11 +136,17 @@ def _bound(dtype):
     return 1e30 if dtype == np.float32 else 1e250
 
 
+def _draw_rows(data, dtype, wide):
+    """Up to 6 rows of up to 70 scores, within ±50 or (wide) near the dtype's limits."""
+    bound = _bound(dtype) if wide else 50.0
+    s, _ = data.draw(problems(dtype=dtype, max_n=6, max_c=70, lo=-bound, hi=bound))
+    return s
+
+
 @HYP
 @given(data=st.data(), dtype=st.sampled_from([np.float32, np.float64]), wide=st.booleans())
 def test_softmax_rows_are_distributions(isa, data, dtype, wide):
-    bound = _bound(dtype) if wide else 50.0
-    s, _ = data.draw(problems(dtype=dtype, max_n=6, max_c=70, lo=-bound, hi=bound))
+    s = _draw_rows(data, dtype, wide)
     p = fl.softmax(s)
     assert p.dtype == dtype
     assert np.all(np.isfinite(p))
@@ -155,8 +161,7 @@ def test_softmax_rows_are_distributions(isa, data, dtype, wide):
 @HYP
 @given(data=st.data(), dtype=st.sampled_from([np.float32, np.float64]), wide=st.booleans())
 def test_log_softmax_is_log_of_softmax(isa, data, dtype, wide):
-    bound = _bound(dtype) if wide else 50.0
-    s, _ = data.draw(problems(dtype=dtype, max_n=6, max_c=70, lo=-bound, hi=bound))
+    s = _draw_rows(data, dtype, wide)
     lp = fl.log_softmax(s)
     assert lp.dtype == dtype
     assert np.all(np.isfinite(lp)) and np.all(lp <= 0)

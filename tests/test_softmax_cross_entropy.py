@@ -10,38 +10,15 @@ from hypothesis import strategies as st
 import fastloss as fl
 from fastloss import reference as ref
 
-from _strategies import (
-    HYP,
-    LABEL_DTYPES,
-    REDUCTIONS,
-    central_difference,
-    make_labels,
-    make_scores,
-    problems,
-    total,
-)
-
+from _strategies import HYP, LABEL_DTYPES, REDUCTIONS, central_difference
+from _strategies import make_labels, make_scores, problems, total
+from _strategies import check_vs_reference as _check
 
 
 def check_vs_reference(s, y, assert_close, **kw):
     """fastloss and the reference agree on loss and gradient; types are as documented."""
-    dtype = s.dtype
-    loss, g = fl.softmax_cross_entropy(s, y, **kw)
-    rloss, rg = ref.softmax_cross_entropy(s, y, **kw)
-    if kw.get("reduction", "mean") == "none":
-        assert isinstance(loss, np.ndarray)
-        assert loss.dtype == dtype and loss.shape == (s.shape[0],)
-        assert_close(loss, rloss, dtype)
-    else:
-        assert type(loss) is float
-        assert_close(loss, rloss, dtype)
-    if kw.get("grad", True):
-        assert isinstance(g, np.ndarray)
-        assert g.dtype == dtype and g.shape == s.shape
-        assert_close(g, rg, dtype, scale=max(np.abs(rg).max(initial=0), grad_scale(s, y, **kw)))
-    else:
-        assert g is None
-    return loss, g
+    return _check(fl.softmax_cross_entropy, ref.softmax_cross_entropy, s, y, assert_close,
+                  grad_scale=grad_scale, **kw)
 
 
 def grad_scale(s, y, class_weight=None, sample_weight=None, ignore_index=None,
@@ -899,14 +876,14 @@ def test_row_blocks_accurate_for_confident_rows(isa, dtype):
 
 
 # --------------------------------------------------------------------------
-# The fast entry (_fastpath.pxi): the common call checked in C
+# The fast entry (kernels/fastpath.pxi): the common call checked in C
 # --------------------------------------------------------------------------
 
 
 def _fast(*args):
-    from fastloss import losses
+    from fastloss import _dispatch as dispatch
 
-    return losses._k.softmax_cross_entropy_fast(*args)
+    return dispatch.kernels.softmax_cross_entropy_fast(*args)
 
 
 @pytest.mark.parametrize("label_dtype", [np.int32, np.int64])

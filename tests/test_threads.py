@@ -14,6 +14,7 @@ import fastloss._dispatch as dispatch
 import fastloss._threads as _threads
 
 OPENMP = bool(dispatch.kernels.build_info()["openmp"])
+assert OPENMP == _threads.openmp()
 needs_openmp = pytest.mark.skipif(not OPENMP, reason="kernels built without OpenMP")
 
 
@@ -27,7 +28,7 @@ def _default_threads():
 # ---- the API -------------------------------------------------------------------------
 
 def test_default_is_openmps_max_threads():
-    expected = dispatch.kernels.omp_max_threads() if OPENMP else 1
+    expected = _threads.omp_max_threads() if OPENMP else 1
     assert fl.get_num_threads() == expected >= 1
 
 
@@ -38,10 +39,10 @@ def test_set_and_restore():
     fl.set_num_threads(np.int64(2))
     assert fl.get_num_threads() == 2
     fl.set_num_threads(None)
-    assert fl.get_num_threads() == dispatch.kernels.omp_max_threads()
+    assert fl.get_num_threads() == _threads.omp_max_threads()
     fl.set_num_threads(5)
     fl.set_num_threads(0)
-    assert fl.get_num_threads() == dispatch.kernels.omp_max_threads()
+    assert fl.get_num_threads() == _threads.omp_max_threads()
 
 
 @needs_openmp
@@ -58,15 +59,18 @@ def test_context_manager_restores_the_previous_setting_even_on_error():
             raise RuntimeError
     assert fl.get_num_threads() == 3
     with fl.threads(None):
-        assert fl.get_num_threads() == dispatch.kernels.omp_max_threads()
+        assert fl.get_num_threads() == _threads.omp_max_threads()
     assert fl.get_num_threads() == 3
 
 
-def test_without_openmp_always_one_thread(monkeypatch):
-    monkeypatch.setattr(_threads, "_OPENMP", False)
-    fl.set_num_threads(4)
-    assert fl.get_num_threads() == 1
-    assert _threads.for_size(10**9) == 1
+def test_without_openmp_always_one_thread():
+    previous = _threads._pretend_openmp(False)
+    try:
+        fl.set_num_threads(4)
+        assert fl.get_num_threads() == 1
+        assert _threads.for_size(10**9) == 1
+    finally:
+        _threads._pretend_openmp(previous)
 
 
 @pytest.mark.parametrize("bad", [-1, -8])
@@ -77,14 +81,14 @@ def test_negative_is_a_value_error(bad):
     with pytest.raises(ValueError, match="n must be >= 1"):
         with fl.threads(bad):
             pass
-    assert _threads._requested == 2
+    assert _threads.requested() == 2
 
 
 @pytest.mark.parametrize("bad", [1.5, "2", True, [2]])
 def test_non_integer_is_a_type_error(bad):
     with pytest.raises(TypeError, match="positive int or None"):
         fl.set_num_threads(bad)
-    assert _threads._requested is None
+    assert _threads.requested() is None
 
 
 @needs_openmp

@@ -40,6 +40,13 @@ def _torch_margin(s, y, reduction, class_weight, margin, squared):
     return loss.detach().numpy(), x.grad.numpy()
 
 
+def _assert_matches(loss, g, tloss, tg, dtype):
+    """fastloss's (loss, grad) equals torch's to the dtype's rounding."""
+    rtol, atol = _tols(dtype)
+    np.testing.assert_allclose(loss, tloss, rtol=rtol, atol=atol)
+    np.testing.assert_allclose(g, tg, rtol=rtol, atol=atol * max(1.0, np.abs(tg).max()))
+
+
 def _tols(dtype):
     return (1e-10, 1e-12) if dtype == np.float64 else (2e-5, 2e-6)
 
@@ -59,9 +66,7 @@ def test_cross_entropy_matches_torch(isa, dtype, reduction, ignore, weighted, sm
         s, y, reduction=reduction, class_weight=cw, ignore_index=ignore, label_smoothing=smoothing
     )
     tloss, tg = _torch_ce(s, y, reduction, cw, ignore, smoothing)
-    rtol, atol = _tols(dtype)
-    np.testing.assert_allclose(loss, tloss, rtol=rtol, atol=atol)
-    np.testing.assert_allclose(g, tg, rtol=rtol, atol=atol * max(1.0, np.abs(tg).max()))
+    _assert_matches(loss, g, tloss, tg, dtype)
 
 
 @pytest.mark.parametrize("c", [2, 17, 1031])
@@ -90,9 +95,7 @@ def test_multi_margin_matches_torch(isa, dtype, reduction, weighted, squared, ma
         s, y, reduction=reduction, class_weight=cw, margin=margin, squared=squared
     )
     tloss, tg = _torch_margin(s, y, reduction, cw, margin, squared)
-    rtol, atol = _tols(dtype)
-    np.testing.assert_allclose(loss, tloss, rtol=rtol, atol=atol)
-    np.testing.assert_allclose(g, tg, rtol=rtol, atol=atol * max(1.0, np.abs(tg).max()))
+    _assert_matches(loss, g, tloss, tg, dtype)
 
 
 @pytest.mark.parametrize("margin", [0.0, 1.0, 2.5])
@@ -104,9 +107,7 @@ def test_multi_margin_mean_matches_torch_without_weights(isa, dtype, c, squared,
     y = rng.integers(0, c, n)
     loss, g = fl.multiclass_hinge(s, y, reduction="mean", margin=margin, squared=squared)
     tloss, tg = _torch_margin(s, y, "mean", None, margin, squared)
-    rtol, atol = _tols(dtype)
-    np.testing.assert_allclose(loss, tloss, rtol=rtol, atol=atol)
-    np.testing.assert_allclose(g, tg, rtol=rtol, atol=atol * max(1.0, np.abs(tg).max()))
+    _assert_matches(loss, g, tloss, tg, dtype)
 
 
 # --------------------------------------------------------------------------
@@ -144,9 +145,7 @@ def test_bce_with_logits_matches_torch(isa, dtype, shape, reduction, weights, rn
         total_weight = np.broadcast_to(tw, shape).sum()
         tloss = tloss * x.size / total_weight
         tg = tg * x.size / total_weight
-    rtol, atol = _tols(dtype)
-    np.testing.assert_allclose(loss, tloss, rtol=rtol, atol=atol)
-    np.testing.assert_allclose(g, tg, rtol=rtol, atol=atol * max(1.0, np.abs(tg).max()))
+    _assert_matches(loss, g, tloss, tg, dtype)
 
 
 @pytest.mark.parametrize("smoothing", [0.0, 0.2])

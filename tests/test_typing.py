@@ -1,7 +1,7 @@
 """Static typing: the .pyi stubs of the compiled modules and the annotations of the API.
 
-``fastloss`` ships ``py.typed``, stubs for its Cython modules (_cpu.pyi and one
-_kernels_<isa>.pyi per kernel build) and annotations on every public function.
+``fastloss`` ships ``py.typed``, stubs for its Cython modules (_cpu.pyi,
+_threads.pyi and one _kernels_<isa>.pyi per kernel build) and annotations on every public function.
 The first test runs ``mypy --strict`` over tests/typing_example.py, a small
 program that calls every public function and class; the second runs
 ``mypy.stubtest`` to check that the stubs match the compiled modules.  Both look
@@ -28,9 +28,10 @@ EXAMPLE = pathlib.Path(__file__).with_name("typing_example.py")
 #: Where the imported fastloss lives (src/ in a checkout, site-packages when installed).
 PACKAGE_PARENT = str(pathlib.Path(fastloss.__file__).resolve().parent.parent)
 
-# Cython adds a ``__test__`` dict (its doctest hook) to every compiled module: an
-# implementation detail, deliberately left out of the stubs.
-STUBTEST_ALLOWLIST = r"fastloss\._(cpu|kernels_\w+)\.__test__"
+# Cython adds a ``__test__`` dict (its doctest hook) to every compiled module, and
+# ``__pyx_capi__`` (the C functions other modules cimport) to _threads: implementation
+# details, deliberately left out of the stubs.
+STUBTEST_ALLOWLIST = r"fastloss\._(cpu|threads|kernels_\w+)\.__test__|fastloss\._threads\.__pyx_capi__"
 
 
 def _pythonpath():
@@ -61,7 +62,9 @@ def test_stubs_match_compiled_modules(tmp_path):
     config = tmp_path / "mypy.ini"
     config.write_text("[mypy]\n")
     # only the kernel builds this CPU can import: an AVX-512 build may not load elsewhere
-    modules = ["fastloss._cpu"] + [f"fastloss._kernels_{isa}" for isa in dispatch.available_isas()]
+    modules = ["fastloss._cpu", "fastloss._threads"] + [
+        f"fastloss._kernels_{isa}" for isa in dispatch.available_isas()
+    ]
     env = dict(os.environ, PYTHONPATH=_pythonpath())
     proc = subprocess.run(
         [sys.executable, "-m", "mypy.stubtest", "--allowlist", str(allowlist),

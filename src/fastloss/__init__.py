@@ -13,8 +13,8 @@ Cython kernels; ``fastloss.reference`` holds a plain NumPy twin of each.
 
 from __future__ import annotations
 
+from . import _dispatch
 from ._config import show_config
-from ._dispatch import isa as _isa
 from ._threads import get_num_threads, set_num_threads, threads
 from ._version import __version__
 from .binary import binary_hinge, sigmoid, sigmoid_cross_entropy
@@ -24,31 +24,14 @@ from .linear import gradcheck, softmax_loss, svm_loss
 from .optim import SGD, ConstantLR, CosineLR, InverseScalingLR, LRSchedule, StepLR, sgd_update
 
 __all__ = [
-    "SGD",
-    "ConstantLR",
-    "CosineLR",
-    "InverseScalingLR",
-    "LRSchedule",
-    "LinearClassifier",
-    "NotFittedError",
-    "StepLR",
-    "__version__",
-    "binary_hinge",
-    "get_num_threads",
-    "gradcheck",
-    "kernel_isa",
-    "log_softmax",
-    "show_config",
-    "multiclass_hinge",
-    "sigmoid",
-    "sigmoid_cross_entropy",
-    "set_num_threads",
-    "sgd_update",
-    "softmax",
-    "softmax_cross_entropy",
-    "softmax_loss",
-    "svm_loss",
-    "threads",
+    # the losses (losses.py, binary.py)
+    "softmax_cross_entropy", "multiclass_hinge", "softmax", "log_softmax",
+    "binary_hinge", "sigmoid_cross_entropy", "sigmoid",
+    # optimisation (optim.py, linear.py) and the classifier (classifier.py)
+    "sgd_update", "SGD", "LRSchedule", "ConstantLR", "StepLR", "InverseScalingLR", "CosineLR",
+    "svm_loss", "softmax_loss", "gradcheck", "LinearClassifier", "NotFittedError",
+    # the build and its threads
+    "__version__", "kernel_isa", "show_config", "get_num_threads", "set_num_threads", "threads",
 ]
 
 
@@ -58,4 +41,4 @@ def kernel_isa() -> str:
     Chosen at import as the fastest build the CPU supports; the environment
     variable ``FASTLOSS_ISA`` forces one.
     """
-    return _isa
+    return _dispatch.isa

@@ -24,11 +24,11 @@ Commands
     function) and **fastloss time / floor time**; the header names the code
     path (the kernel build, ``fastloss.kernel_isa()``, OpenMP and the threads)
     and the peers' versions.  What each peer computes exactly (forward and
-    backward, per-row or mean) is in :mod:`fastloss._peers`.  fastloss writes
+    backward, per-row or mean) is in :mod:`fastloss._bench.peers`.  fastloss writes
     into a preallocated ``out=`` buffer; the reference is called as a user
     would call it.
 
-    The measurement (see :mod:`fastloss._timing`) interleaves the samples of
+    The measurement (see :mod:`fastloss._bench.timing`) interleaves the samples of
     all implementations of a case so that machine noise hits all alike.  On a
     shared machine absolute times drift from run to run; the **ratios** are
     the meaningful figures.  The full run takes a few minutes.
@@ -64,102 +64,7 @@ import sys
 
 import numpy as np
 
-# These import no peer: torch, sklearn and jax are imported only when the bench runs.
-from . import _peers, _plotting, _timing
-
 DEFAULT_COMMAND = "bench"
-#: Columns of the bench table: the peers (peer / fastloss) and the floors (fastloss / floor).
-_PEER_COLUMNS = _peers.PEERS
-_FLOOR_COLUMNS = _peers.FLOORS
-
-
-def _micro():
-    """"µs" if stdout can print it, else "us"."""
-    try:
-        "µ".encode(sys.stdout.encoding or "ascii")
-    except (UnicodeEncodeError, LookupError):
-        return "u"
-    return "µ"
-
-
-def _fmt_us(seconds):
-    us = seconds * 1e6
-    if us >= 100:
-        return f"{us:,.0f}"
-    if us >= 10:
-        return f"{us:.1f}"
-    return f"{us:.2f}"
-
-
-def _fmt_ratio(r):
-    if r is None:
-        return "—"
-    return f"{r:.0f}x" if r >= 100 else f"{r:.1f}x" if r >= 1 else f"{r:.2f}x"
-
-
-_COLUMNS = (
-    # title, width, align
-    ("function", 32, "<"),
-    ("dtype", 7, "<"),
-    ("shape", 12, "<"),
-    ("fastloss {u}s", 12, ">"),
-    ("ns/elem", 7, ">"),
-) + tuple((impl, max(len(impl), 6), ">") for impl in _PEER_COLUMNS) + tuple(
-    (f"/{floor.removeprefix('floor_')}", 10, ">") for floor in _FLOOR_COLUMNS
-)
-
-
-def _line(cells):
-    return "  ".join(f"{c:{a}{w}}" for c, (_, w, a) in zip(cells, _COLUMNS)).rstrip()
-
-
-def _table_header():
-    u = _micro()
-    titles = [t.format(u=u) for t, _, _ in _COLUMNS]
-    head = _line(titles)
-    return head + "\n" + "-" * len(head)
-
-
-def _table_row(r):
-    return _line(
-        (
-            r.function,
-            r.dtype,
-            str(tuple(r.shape)),
-            _fmt_us(r.fastloss.median),
-            f"{r.ns_per_element:.2f}",
-            *(_fmt_ratio(r.ratio(impl)) for impl in _PEER_COLUMNS + _FLOOR_COLUMNS),
-        )
-    )
-
-
-def _header(env, repeats):
-    peers, t = env["peers"], env["threads"]
-    threads = {
-        "torch": f"{t} thread{'s' * (t > 1)}",
-        "sklearn": f"n_threads={t}",
-        "jax": "1 thread via XLA_FLAGS" if env["jax_threads"] == "1" else "XLA's default threads",
-    }
-    installed = [f"{p} {v} ({threads[p]})" for p, v in peers.items() if v is not None and p in threads]
-    absent = [p for p, v in peers.items() if v is None]
-    return (
-        f"fastloss {env['fastloss']}  |  numpy {env['numpy']}  |  Python {env['python']} on "
-        f"{env['machine']}\n"
-        f"code path: kernel ISA {env['kernel_isa']} (usable: {', '.join(env['available_isas'])}), "
-        f"OpenMP {'on' if env['openmp'] else 'off'}, threads {env['fastloss_threads']} "
-        f"(arrays below {env['parallel_min_elements']} elements, "
-        f"{env['sgd_parallel_min_elements']} for sgd_update: 1)\n"
-        f"peers: {', '.join(installed) or 'none'}"
-        + (f"; not installed: {', '.join(absent)}" if absent else "")
-        + "\n"
-        f"median time per call of up to {repeats} samples (each >= "
-        f"{_timing.MIN_SAMPLE_TIME * 1e3:g} ms), all implementations interleaved; fastloss "
-        "writes into out=.\n"
-        "peer columns: peer time / fastloss time (above 1x: fastloss is faster); /np.exp, "
-        "/np.copyto: fastloss time / that one-pass floor.\n"
-        "—: peer not installed or without that function. On a shared machine the ratios, "
-        "not the absolute times, are the meaningful figures.\n"
-    )
 
 
 def _positive_int(text):
@@ -174,61 +79,10 @@ def _positive_int(text):
 
 
 def cmd_bench(args):
-    """``bench``: print the timing table (and write it as JSON / plot it if asked)."""
-    if args.plot:
-        _plotting.pyplot()  # fail now, not after the run, if matplotlib is missing
+    """``bench``: the timing table (fastloss._bench.cli, imported only now)."""
+    from ._bench import cli
 
-    dtypes = ("float32", "float64") if args.dtype == "both" else (args.dtype,)
-    if args.quick:
-        cases, repeats = _timing.QUICK_CASES, _timing.QUICK_REPEATS
-        max_time, min_repeats = _timing.QUICK_MAX_CASE_TIME, _timing.QUICK_MIN_REPEATS
-    else:
-        cases, repeats = _timing.CASES, _timing.REPEATS
-        max_time, min_repeats = _timing.MAX_CASE_TIME, _timing.MIN_REPEATS
-
-    _peers.pin_jax_threads(args.threads)  # before anything imports jax
-    env = _timing.environment(args.threads)
-    print(_header(env, repeats))
-    print(_table_header(), flush=True)
-
-    results = []
-    interrupted = False
-    try:
-        for r in _timing.run(cases, dtypes, threads=args.threads, repeats=repeats,
-                             min_sample_time=_timing.MIN_SAMPLE_TIME, max_time=max_time,
-                             min_repeats=min_repeats):
-            results.append(r)
-            print(_table_row(r), flush=True)
-    except KeyboardInterrupt:  # keep (and write) what was measured
-        interrupted = True
-        print("interrupted", file=sys.stderr)
-
-    if args.json and results:
-        doc = {
-            "environment": env,
-            "settings": {
-                "quick": args.quick,
-                "dtypes": list(dtypes),
-                "threads": args.threads,
-                "cases": {f: [list(s) for s in shapes] for f, shapes in cases.items()},
-                "repeats": repeats,
-                "min_repeats": min_repeats,
-                "max_case_time_s": max_time,
-                "min_sample_time_s": _timing.MIN_SAMPLE_TIME,
-                "statistic": "median of per-call times",
-                "ratios": "peer / fastloss for reference, torch, sklearn, jax; "
-                          "fastloss / floor for floor_np.exp, floor_np.copyto",
-            },
-            "results": [r.to_dict() for r in results],
-        }
-        with open(args.json, "w", encoding="utf-8") as f:
-            json.dump(doc, f, indent=2)
-            f.write("\n")
-        print(f"\nwrote {args.json}")
-    if args.plot and results:
-        _plotting.speedup_chart(results, args.plot, env)
-        print(f"wrote {args.plot}")
-    return 130 if interrupted else 0
+    return cli.run(args)
 
 
 def build_parser():

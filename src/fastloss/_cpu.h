@@ -9,7 +9,6 @@
 #define FASTLOSS_CPU_H
 
 #if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
-#define FL_CPU_X86 1
 
 static int fl_cpu_has_x86_64_v3(void) {
     __builtin_cpu_init();
@@ -34,7 +33,6 @@ static int fl_cpu_has_x86_64_v4(void) {
 }
 
 #else
-#define FL_CPU_X86 0
 static int fl_cpu_has_x86_64_v3(void) { return 0; }
 static int fl_cpu_has_x86_64_v4(void) { return 0; }
 #endif

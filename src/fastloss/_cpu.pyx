@@ -2,14 +2,8 @@
 """What the running CPU can execute: the facts _dispatch.py picks a kernel build by."""
 
 cdef extern from "_cpu.h":
-    int FL_CPU_X86
     int fl_cpu_has_x86_64_v3() noexcept nogil
     int fl_cpu_has_x86_64_v4() noexcept nogil
-
-
-def is_x86() -> bool:
-    """True when this module was compiled for x86 with GCC or Clang."""
-    return bool(FL_CPU_X86)
 
 
 def has_x86_64_v3() -> bool:

@@ -1,3 +1,3 @@
 # The avx2 build of the kernels has the same functions as every other build
-# (one source, _kernels.pxi, compiled per instruction set); its stub is theirs.
+# (one source, kernels/kernels.pxi, compiled per instruction set); its stub is theirs.
 from fastloss._kernels_baseline import *

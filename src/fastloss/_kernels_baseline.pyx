@@ -1,3 +1,3 @@
 # cython: language_level=3
-# The fused kernels built for the baseline instruction set (flags in setup.py).
-include "_kernels.pxi"
+# The kernels built for the baseline instruction set (flags in setup.py).
+include "kernels/kernels.pxi"

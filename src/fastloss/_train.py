@@ -91,10 +91,20 @@ def _hyper(args):
     return kw
 
 
+def pyplot():
+    """``matplotlib.pyplot`` on the Agg backend; SystemExit naming the ``plot`` extra if it is missing."""
+    try:
+        import matplotlib
+    except ImportError:
+        raise SystemExit("--plot needs matplotlib: pip install 'fastloss[plot]'") from None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
 def plot(args, Xtr, ytr, losses, classes, desc):
     """PNG of the per-step loss and its per-epoch mean for several batch sizes."""
-    from ._plotting import pyplot
-
     plt = pyplot()
     fig, axes = plt.subplots(1, len(losses), figsize=(6.4 * len(losses), 4.4), squeeze=False)
     for ax, loss in zip(axes[0], losses):

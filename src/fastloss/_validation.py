@@ -11,8 +11,10 @@ import operator
 
 import numpy as np
 
-REDUCTIONS = {"none": 0, "sum": 1, "mean": 2}
-_FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+#: The reductions of every loss (the kernels take these strings too).
+REDUCTIONS = ("mean", "sum", "none")
+#: The dtypes the kernels compute in.
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 _LABEL_DTYPES = (np.dtype(np.int32), np.dtype(np.int64))
 _INT64_MAX = np.iinfo(np.int64).max
 _INT64_MIN = np.iinfo(np.int64).min
@@ -25,9 +27,9 @@ def scores_2d(scores, name="scores"):
     memory); read-only input is used as it is.
     """
     arr = np.asarray(scores)
-    if arr.dtype.kind == "f" and not arr.dtype.isnative and arr.dtype.newbyteorder("=") in _FLOAT_DTYPES:
+    if arr.dtype.kind == "f" and not arr.dtype.isnative and arr.dtype.newbyteorder("=") in FLOAT_DTYPES:
         arr = arr.astype(arr.dtype.newbyteorder("="))  # byte-swapped input: one native copy
-    if arr.dtype not in _FLOAT_DTYPES:
+    if arr.dtype not in FLOAT_DTYPES:
         raise TypeError(
             f"{name} must be a float32 or float64 array, got dtype {arr.dtype}"
             + (" (cast it with .astype(np.float32))" if arr.dtype.kind in "fiub" else "")
@@ -58,13 +60,11 @@ def labels(y, n, name="y"):
     return arr
 
 
-def reduction_code(reduction):
-    try:
-        return REDUCTIONS[reduction]
-    except (KeyError, TypeError):
-        raise ValueError(
-            f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}"
-        ) from None
+def reduction(value):
+    """``value`` if it is one of REDUCTIONS (as a plain str), else a ValueError."""
+    if isinstance(value, str) and value in REDUCTIONS:
+        return str(value)
+    raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {value!r}")
 
 
 def finite_real(value, name, *, low=None, high=None):
@@ -73,10 +73,11 @@ def finite_real(value, name, *, low=None, high=None):
     Only real numbers are accepted (int, float, NumPy integer or floating
     scalars or 0-d arrays); a string or a bool is a TypeError, not parsed.
     """
-    if isinstance(value, np.ndarray) and value.ndim == 0:
-        value = value[()]
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a real number, got {value!r}")
+    if type(value) is not float and type(value) is not int:  # (the common case skips the ABC check)
+        if isinstance(value, np.ndarray) and value.ndim == 0:
+            value = value[()]
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.integer, np.floating)):
+            raise TypeError(f"{name} must be a real number, got {value!r}")
     v = float(value)
     if not math.isfinite(v):
         raise ValueError(f"{name} must be finite, got {value!r}")
@@ -85,6 +86,13 @@ def finite_real(value, name, *, low=None, high=None):
         hi = "inf" if high is None else high
         raise ValueError(f"{name} must be in [{lo}, {hi}], got {value!r}")
     return v
+
+
+def positive_int(value, name):
+    """A Python int >= 1 (not a bool), else a ValueError naming the argument."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
 
 
 def optional_index(value, name):
@@ -122,7 +130,7 @@ def float_array(x, name, ndims=None):
     Non-contiguous input is copied; read-only input is used as it is.
     """
     arr = np.asarray(x)
-    if arr.dtype not in _FLOAT_DTYPES:
+    if arr.dtype not in FLOAT_DTYPES:
         raise TypeError(
             f"{name} must be a float32 or float64 array, got dtype {arr.dtype}"
             + (" (cast it with .astype(np.float32))" if arr.dtype.kind in "fiub" else "")

@@ -1,9 +1,10 @@
 """Binary losses and the sigmoid: validated wrappers over the fused kernels.
 
 ``binary_hinge``, ``sigmoid_cross_entropy`` and ``sigmoid`` check their
-arguments once (see _validation.py), then call the kernel of the
-instruction-set build chosen at import (_dispatch.py).  The kernels live in
-_binary.pxi; their NumPy twins in fastloss.reference.
+arguments once (see _validation.py), then run through the shared tail of
+_base.py on the kernel build in use (_dispatch.py).  The kernels are in
+kernels/binary.pxi (the elementwise loops in simd/binary.h); their NumPy
+twins in fastloss.reference.
 """
 
 from __future__ import annotations
@@ -13,10 +14,8 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from . import _threads
+from . import _base, _dispatch, _docs
 from . import _validation as v
-from ._dispatch import kernels as _k
-from .losses import _prepare_out
 
 __all__ = ["binary_hinge", "sigmoid", "sigmoid_cross_entropy"]
 
@@ -27,6 +26,24 @@ def _bad_value(y, flat_index):
     idx = np.unravel_index(flat_index, y.shape)
     where = ", ".join(str(int(i)) for i in idx)
     return f"y[{where}] = {y[idx]!r}"
+
+
+def _bad_sign(y, bad, _detail):
+    """The rejection of the binary_hinge kernel: y at flat index ``bad`` is not ±1."""
+    hint = ""
+    if np.isin(np.asarray(y), (0, 1)).all():
+        hint = "; y holds 0/1 labels: convert them with 2 * y - 1"
+    raise ValueError(
+        f"{_bad_value(y, bad)} is not a valid label: binary_hinge needs labels -1 or +1{hint}"
+    )
+
+
+def _bad_target(y, bad, _detail):
+    """The rejection of the sigmoid_cross_entropy kernel: y at flat index ``bad`` is outside [0, 1]."""
+    raise ValueError(
+        f"{_bad_value(y, bad)} is not a valid target: sigmoid_cross_entropy needs targets "
+        "in [0, 1] (0/1 labels or probabilities)"
+    )
 
 
 def sigmoid(x: npt.ArrayLike, *, out: npt.NDArray[np.floating[Any]] | None = None) -> npt.NDArray[np.floating[Any]]:
@@ -60,10 +77,11 @@ def sigmoid(x: npt.ArrayLike, *, out: npt.NDArray[np.floating[Any]] | None = Non
     """
     a = v.float_array(x, "x")
     o = np.empty_like(a) if out is None else v.output(out, a, x, source_name="x")
-    _k.sigmoid(a.reshape(-1), o.reshape(-1), _threads.for_size(a.size))
+    _dispatch.kernels.sigmoid(a.reshape(-1), o.reshape(-1))
     return o
 
 
+@_docs.fill(grad_out=_docs.grad_out(), returns=_docs.loss_returns())
 def binary_hinge(
     scores: npt.ArrayLike,
     y: npt.ArrayLike,
@@ -109,17 +127,9 @@ def binary_hinge(
     reduction : {"mean", "sum", "none"}
     sample_weight : array_like, shape (N,), optional
         Finite, non-negative weight per sample.
-    grad : bool
-        If False, skip the gradient and return ``(loss, None)``.
-    out : ndarray, optional
-        Receives the gradient: C-contiguous, writeable, same dtype and shape
-        as ``scores``; may be ``scores`` itself.  Returned as the gradient.
+    %(grad_out)s
 
-    Returns
-    -------
-    loss : float, or ndarray of shape (N,) for ``reduction="none"``
-        Accumulated in double precision.
-    grad : ndarray of the dtype and shape of scores, or None
+    %(returns)s
 
     Examples
     --------
@@ -131,29 +141,24 @@ def binary_hinge(
     s = v.float_array(scores, "scores", ndims=(1,))
     n = s.shape[0]
     yy = v.binary_labels(y, s.shape)
-    code = v.reduction_code(reduction)
+    reduction = v.reduction(reduction)
     delta = v.finite_real(margin, "margin", low=0.0)
     squared = v.flag(squared, "squared")
     sw = v.weights(sample_weight, n, "sample_weight", "one weight per score")
     grad = v.flag(grad, "grad")
-    g = _prepare_out(scores, s, out, grad)
-    v.no_overlap(out if grad else None, ("y", y), ("y", yy), ("sample_weight", sw))
-    loss_vec = np.empty(n, s.dtype) if code == 0 else None
-
-    if code == 2:
+    bufs = _base.buffers(s, out, scores, grad, reduction, per_element=True,
+                         reads=(("y", y), ("y", yy), ("sample_weight", sw)))
+    if reduction == "mean":
         sw = v.scaled_for_mean(sw)
-    bad, loss = _k.binary_hinge(s, yy, sw, delta, squared, code, g, loss_vec,
-                                _threads.for_size(s.size))
-    if bad >= 0:
-        hint = ""
-        if np.isin(np.asarray(y), (0, 1)).all():
-            hint = "; y holds 0/1 labels: convert them with 2 * y - 1"
-        raise ValueError(
-            f"{_bad_value(y, bad)} is not a valid label: binary_hinge needs labels -1 or +1{hint}"
-        )
-    return (loss_vec if code == 0 else loss), g
+    bad, loss = _dispatch.kernels.binary_hinge(
+        s, yy, reduction=reduction, margin=delta, squared=squared, sample_weight=sw,
+        grad=bufs[0], loss_out=bufs[1],
+    )
+    return _base.finish(bad, loss, bufs, _bad_sign, y)
 
 
+@_docs.fill(grad_out=_docs.grad_out("logits"),
+            returns=_docs.loss_returns("logits", "of the shape of logits"))
 def sigmoid_cross_entropy(
     logits: npt.ArrayLike,
     y: npt.ArrayLike,
@@ -214,17 +219,9 @@ def sigmoid_cross_entropy(
     sample_weight : array_like of shape (N,) or of the shape of logits, optional
         Finite, non-negative weight per row (each of its K elements) or per
         element.
-    grad : bool
-        If False, skip the gradient and return ``(loss, None)``.
-    out : ndarray, optional
-        Receives the gradient: C-contiguous, writeable, same dtype and shape
-        as ``logits``; may be ``logits`` itself.  Returned as the gradient.
+    %(grad_out)s
 
-    Returns
-    -------
-    loss : float, or ndarray of the shape of logits for ``reduction="none"``
-        Accumulated in double precision.
-    grad : ndarray of the dtype and shape of logits, or None
+    %(returns)s
 
     Examples
     --------
@@ -237,7 +234,7 @@ def sigmoid_cross_entropy(
     k = 1 if x.ndim == 1 else x.shape[1]
     n = x.shape[0]
     yy = v.binary_labels(y, x.shape)
-    code = v.reduction_code(reduction)
+    reduction = v.reduction(reduction)
     pw = None
     if pos_weight is not None:
         pw_arr = np.asarray(pos_weight)
@@ -256,22 +253,12 @@ def sigmoid_cross_entropy(
                 "one weight per row of logits" + (f", or shape {x.shape}" if x.ndim == 2 else ""),
             )
     grad = v.flag(grad, "grad")
-    if grad and out is not None:
-        v.output(out, x, logits, source_name="logits")
-    g = _prepare_out(logits, x, out, grad)
-    v.no_overlap(out if grad else None, ("y", y), ("y", yy), ("sample_weight", sw), ("pos_weight", pw))
-    loss_vec = np.empty(x.shape, x.dtype) if code == 0 else None
-
-    if code == 2:
+    bufs = _base.buffers(x, out, logits, grad, reduction, per_element=True, source_name="logits",
+                         reads=(("y", y), ("y", yy), ("sample_weight", sw), ("pos_weight", pw)))
+    if reduction == "mean":
         sw = v.scaled_for_mean(sw)
-    bad, loss = _k.sigmoid_cross_entropy(
-        x.reshape(-1), yy, k, pw, sw, per_row, code,
-        None if g is None else g.reshape(-1),
-        None if loss_vec is None else loss_vec.reshape(-1), _threads.for_size(x.size),
+    bad, loss = _dispatch.kernels.sigmoid_cross_entropy(
+        x.reshape(-1), yy, reduction=reduction, k_cols=k, pos_weight=pw, sample_weight=sw,
+        weight_per_row=per_row, grad=_base.flat(bufs[0]), loss_out=_base.flat(bufs[1]),
     )
-    if bad >= 0:
-        raise ValueError(
-            f"{_bad_value(y, bad)} is not a valid target: sigmoid_cross_entropy needs targets "
-            "in [0, 1] (0/1 labels or probabilities)"
-        )
-    return (loss_vec if code == 0 else loss), g
+    return _base.finish(bad, loss, bufs, _bad_target, y)

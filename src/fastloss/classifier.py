@@ -7,7 +7,7 @@ loop: sample a mini-batch, scores = X_b·W, loss and d loss / d scores in one
 fused kernel pass (written over the scores), dW = X_bᵀ·dS, and the in-place
 SGD kernel, which also applies the L2 penalty as weight decay 2·reg·W.  Every
 buffer is allocated once per fit: a step allocates no array (see
-:class:`_Trainer`).
+:class:`fastloss._training.MiniBatchSGD`).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from . import _validation as v
-from ._dispatch import kernels as _k
+from ._training import MiniBatchSGD
 from .optim import LRSchedule
 
 if TYPE_CHECKING:
@@ -60,102 +60,6 @@ def _check_y(y, n):
     if arr.dtype.kind == "f" and not np.isfinite(arr).all():
         raise ValueError("y contains NaN or infinity")
     return arr
-
-
-def _positive_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
-class _Trainer:
-    """The preallocated buffers and the step of one mini-batch SGD run.
-
-    ``Xa`` is the training data (C-contiguous, with a column of ones appended
-    when there is an intercept), ``yc`` the class codes, ``W`` the (D', C)
-    weights updated in place (the last row is the intercept if any).  After
-    construction, :meth:`step` allocates no array: the batch is gathered into
-    ``Xb``/``yb`` with ``np.take(out=)`` (or, without shuffling, is a slice of
-    the data), the products go into ``S`` and
-    ``dW`` with ``np.matmul(out=)``, the kernels write in place.
-    """
-
-    def __init__(self, Xa, yc, W, *, loss, reg, batch_size, momentum, nesterov,
-                 intercept, shuffle, rng, schedule, lr, margin=1.0):
-        n, d = Xa.shape
-        c = W.shape[1]
-        self.Xa, self.yc, self.W = Xa, yc, W
-        self.n = n
-        self.rng = rng
-        self.shuffle = shuffle
-        self.reg = float(reg)
-        self.momentum = float(momentum)
-        self.nesterov = bool(nesterov)
-        self.schedule, self.lr = schedule, float(lr) if schedule is None else None
-        b = min(batch_size, n)
-        self.order = np.arange(n, dtype=np.intp)
-        self.perm = self.order.copy()
-        self.Xb = np.empty((b, d), Xa.dtype) if shuffle else None
-        self.yb = np.empty(b, np.int64) if shuffle else None
-        self.S = np.empty((b, c), Xa.dtype)
-        self.dW = np.empty_like(W)
-        self.V = np.zeros_like(W) if self.momentum > 0 else None
-        # the weights that are regularised and those that are not (the intercept row)
-        dr = d - 1 if intercept else d
-        self.parts = [(W[:dr].reshape(-1), self.dW[:dr].reshape(-1),
-                       None if self.V is None else self.V[:dr].reshape(-1), 2.0 * self.reg)]
-        if intercept:
-            self.parts.append((W[dr:].reshape(-1), self.dW[dr:].reshape(-1),
-                               None if self.V is None else self.V[dr:].reshape(-1), 0.0))
-        self.W_reg = self.parts[0][0]
-        if loss == "softmax":
-            self.kernel, self.kargs = _k.softmax_cross_entropy, (0.0, False, 0)
-        else:
-            self.kernel, self.kargs = _k.multiclass_hinge, (float(margin), False)
-        # every batch's views, made once (the permutation is shuffled in place);
-        # without shuffling a batch is a slice of the data itself: nothing to gather
-        self.batches = []
-        for start in range(0, n, b):
-            stop = min(start + b, n)
-            m = stop - start
-            if shuffle:
-                Xb, yb, gather = self.Xb[:m], self.yb[:m], True
-            else:
-                Xb, yb, gather = Xa[start:stop], yc[start:stop], False
-            self.batches.append((gather, self.perm[start:stop], Xb, Xb.T, yb, self.S[:m]))
-        self.steps = 0
-
-    @property
-    def steps_per_epoch(self):
-        return len(self.batches)
-
-    def step(self, k):
-        """Mini-batch ``k`` of the current epoch; returns its loss (before the update)."""
-        gather, idx, Xb, XbT, yb, S = self.batches[k]
-        if gather:
-            np.take(self.Xa, idx, axis=0, out=Xb, mode="clip")  # indices are valid: clip never clips
-            np.take(self.yc, idx, out=yb, mode="clip")
-        np.matmul(Xb, self.W, out=S)
-        loss = self.kernel(S, yb, None, None, *self.kargs, 2, S, None)[1]
-        np.matmul(XbT, S, out=self.dW)
-        if self.reg != 0.0:
-            loss += self.reg * _k.sum_squares(self.W_reg)
-        lr = self.lr if self.schedule is None else self.schedule(self.steps)
-        first = self.steps == 0
-        for p, g, vel, wd in self.parts:
-            _k.sgd_update(p, g, vel, lr, self.momentum, 0.0, wd, self.nesterov, False, first)
-        self.steps += 1
-        return loss
-
-    def epoch(self, history, offset):
-        """One pass over the data; writes each step's loss into ``history[offset:]``."""
-        if self.shuffle:
-            # each epoch's order depends only on the generator's state, so
-            # partial_fit epoch by epoch equals fit
-            np.copyto(self.perm, self.order)
-            self.rng.shuffle(self.perm)
-        for k in range(len(self.batches)):
-            history[offset + k] = self.step(k)
 
 
 class LinearClassifier:
@@ -296,8 +200,8 @@ class LinearClassifier:
             schedule, lr = None, v.finite_real(self.learning_rate, "learning_rate", low=0.0)
             if lr == 0.0:
                 raise ValueError("learning_rate must be > 0")
-        batch = _positive_int(self.batch_size, "batch_size")
-        epochs = _positive_int(self.epochs, "epochs")
+        batch = v.positive_int(self.batch_size, "batch_size")
+        epochs = v.positive_int(self.epochs, "epochs")
         momentum = v.finite_real(self.momentum, "momentum", low=0.0)
         if momentum >= 1.0:
             raise ValueError(f"momentum must be in [0, 1), got {self.momentum!r}")
@@ -394,7 +298,7 @@ class LinearClassifier:
                 f"fit_intercept={not self.fit_intercept}); call fit to start again"
             )
         yc = np.searchsorted(classes, y).astype(np.int64)
-        trainer = _Trainer(
+        trainer = MiniBatchSGD(
             self._prepare(X, dtype), yc, self._W, loss=self.loss, reg=params["reg"],
             batch_size=params["batch_size"], momentum=params["momentum"],
             nesterov=params["nesterov"], intercept=self.fit_intercept, shuffle=self.shuffle,

@@ -52,10 +52,10 @@ except ImportError as exc:  # pragma: no cover - exercised only without dask
 import sys
 import time
 
+from . import _dispatch, _docs
 from . import _validation as v
-from ._dispatch import kernels as _k
+from ._training import MiniBatchSGD
 from .classifier import LinearClassifier as _InMemoryClassifier
-from .classifier import _Trainer
 from .losses import multiclass_hinge, softmax, softmax_cross_entropy
 
 if TYPE_CHECKING:
@@ -63,14 +63,16 @@ if TYPE_CHECKING:
 
 __all__ = ["LinearClassifier", "softmax_loss", "svm_loss"]
 
+#: The X and y of the docstrings.
+_ARGS = ("dask.array.Array (or array_like) of the dtype of W, shape (N, D)",
+         "dask.array.Array (or array_like) of int, shape (N,)")
+
 #: Fan-in of the reduction tree: partial results combined per task.
 _SPLIT_EVERY = 8
 
 # Every task is built with pure=False: its key is fresh at every call, so a call always
 # computes and never picks up the result of an identical earlier call that a cluster
 # still holds (which would make timings meaningless).
-
-_FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 # --------------------------------------------------------------------------
@@ -168,7 +170,7 @@ def _loss(kind, W, X, y, reg, margin):
         dW /= n
     dW = dW.astype(W.dtype)
     if reg != 0.0:
-        loss += reg * _k.sum_squares(W.reshape(-1))
+        loss += reg * _dispatch.kernels.sum_squares(W.reshape(-1))
         dW += (2.0 * reg) * W
     return float(loss), dW
 
@@ -177,6 +179,8 @@ def _loss(kind, W, X, y, reg, margin):
 # Public API
 
 
+@_docs.fill(parameters=_docs.linear_parameters(*_ARGS, margin=True),
+            returns=_docs.LINEAR_RETURNS)
 def svm_loss(
     W: npt.ArrayLike, X: Any, y: Any, reg: float = 0.0, *, margin: float = 1.0
 ) -> tuple[float, npt.NDArray[np.floating[Any]]]:
@@ -191,26 +195,14 @@ def svm_loss(
 
     computed chunk by chunk on the Dask scheduler in use (the threaded one, or
     the cluster of the current ``dask.distributed.Client``) and reduced to the
-    exact full-data mean.
+    exact full-data mean.  W is a small in-memory array, sent once to every
+    worker; X is chunked by rows (a chunking across the columns is merged
+    first, ``X.rechunk({1: -1})``, which moves data: prefer row chunks), and
+    y is rechunked to X's row chunks if needed.
 
-    Parameters
-    ----------
-    W : array_like of float32 or float64, shape (D, C)
-        Weights; a small in-memory array, sent once to every worker.
-    X : dask.array.Array (or array_like) of the dtype of W, shape (N, D)
-        Chunked by rows.  A chunking across the columns is merged first
-        (``X.rechunk({1: -1})``), which moves data: prefer row chunks.
-    y : dask.array.Array (or array_like) of int, shape (N,)
-        Class indices in ``[0, C)``; rechunked to X's row chunks if needed.
-    reg : float >= 0
-        :math:`\\lambda`, the L2 regularisation strength.
-    margin : float >= 0
-        :math:`\\Delta`.
+    %(parameters)s
 
-    Returns
-    -------
-    loss : float
-    dW : ndarray, shape (D, C), the dtype of W
+    %(returns)s
 
     Examples
     --------
@@ -226,6 +218,7 @@ def svm_loss(
     return _loss("svm", W, X, y, reg, delta)
 
 
+@_docs.fill(parameters=_docs.linear_parameters(*_ARGS), returns=_docs.LINEAR_RETURNS)
 def softmax_loss(W: npt.ArrayLike, X: Any, y: Any, reg: float = 0.0) -> tuple[float, npt.NDArray[np.floating[Any]]]:
     """Softmax cross-entropy loss and its gradient over a dask array (:func:`fastloss.softmax_loss`, distributed).
 
@@ -239,17 +232,9 @@ def softmax_loss(W: npt.ArrayLike, X: Any, y: Any, reg: float = 0.0) -> tuple[fl
     computed chunk by chunk on the Dask scheduler in use and reduced to the
     exact full-data mean (see :func:`svm_loss` for the arguments).
 
-    Parameters
-    ----------
-    W : array_like of float32 or float64, shape (D, C)
-    X : dask.array.Array (or array_like) of the dtype of W, shape (N, D)
-    y : dask.array.Array (or array_like) of int, shape (N,)
-    reg : float >= 0
+    %(parameters)s
 
-    Returns
-    -------
-    loss : float
-    dW : ndarray, shape (D, C), the dtype of W
+    %(returns)s
 
     Examples
     --------
@@ -309,7 +294,7 @@ def _local_epoch(shard, W, seed, step0, params):
     """One epoch of the in-memory mini-batch SGD over a shard, from W; returns (n·W', n, Σ loss, steps)."""
     Xa, yc = shard
     W = W.copy()
-    trainer = _Trainer(Xa, yc, W, rng=np.random.default_rng(seed), **params)
+    trainer = MiniBatchSGD(Xa, yc, W, rng=np.random.default_rng(seed), **params)
     trainer.steps = step0
     history = np.empty(trainer.steps_per_epoch)
     with np.errstate(over="ignore", invalid="ignore"):  # divergence is checked on the client
@@ -444,7 +429,7 @@ class LinearClassifier(_InMemoryClassifier):
             schedule=params["schedule"], lr=params["lr"],
         )
         rows_k = np.asarray([X.chunks[0][i] for i in keep], dtype=np.int64)
-        shard_steps = -(-rows_k // np.minimum(params["batch_size"], rows_k))  # as _Trainer batches
+        shard_steps = -(-rows_k // np.minimum(params["batch_size"], rows_k))  # as MiniBatchSGD batches
         steps_done = np.zeros(len(shards), dtype=np.int64)
         epoch_loss = np.empty(params["epochs"])
         local = dask.delayed(_local_epoch, pure=False)

@@ -2,9 +2,11 @@
 
 :func:`svm_loss` and :func:`softmax_loss` are CS231n's ``svm_loss_vectorized``
 and ``softmax_loss_vectorized``: the two matrix products go through NumPy's
-BLAS, the fused kernels (_hinge.pxi, _softmax.pxi) compute the loss and the
-gradient of the scores in place, and the L2 penalty is summed by a kernel.
-Their NumPy twins are in :mod:`fastloss.reference`.
+BLAS, the fused losses (:func:`fastloss.multiclass_hinge`,
+:func:`fastloss.softmax_cross_entropy`) compute the loss and the gradient of
+the scores in place, and the L2 penalty is summed by a kernel
+(``sum_squares``, kernels/sgd.pxi).  Their NumPy twins are in
+:mod:`fastloss.reference`.
 """
 
 from __future__ import annotations
@@ -16,11 +18,14 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from . import _threads
+from . import _dispatch, _docs
 from . import _validation as v
-from ._dispatch import kernels as _k
+from .losses import multiclass_hinge, softmax_cross_entropy
 
 __all__ = ["gradcheck", "softmax_loss", "svm_loss"]
+
+#: The X and y of the docstrings.
+_ARGS = ("array_like of the dtype of W, shape (N, D)", "array_like of int, shape (N,)")
 
 
 def _check(W, X, y, reg):
@@ -42,22 +47,20 @@ def _check(W, X, y, reg):
     return W, X, yy, reg
 
 
-def _loss(kernel, W, X, y, reg, *args):
+def _loss(loss_fn, W, X, y, reg, **options):
     W, X, yy, reg = _check(W, X, y, reg)
-    c = W.shape[1]
     scores = np.matmul(X, W)
     # mean data loss; d loss / d scores written over the scores
-    bad, loss = kernel(scores, yy, None, None, *args, 2, scores, None,
-                       _threads.for_size(scores.size))
-    if bad >= 0:
-        raise ValueError(f"y[{bad}] = {yy[bad]} is not a class index in [0, {c})")
+    loss, _ = loss_fn(scores, yy, out=scores, **options)
     dW = np.matmul(X.T, scores)
     if reg != 0.0:
-        loss += reg * _k.sum_squares(W.reshape(-1))
+        loss += reg * _dispatch.kernels.sum_squares(W.reshape(-1))
         dW += (2.0 * reg) * W
     return loss, dW
 
 
+@_docs.fill(parameters=_docs.linear_parameters(*_ARGS, margin=True),
+            returns=_docs.LINEAR_RETURNS)
 def svm_loss(
     W: npt.ArrayLike, X: npt.ArrayLike, y: npt.ArrayLike, reg: float = 0.0, *, margin: float = 1.0
 ) -> tuple[float, npt.NDArray[np.floating[Any]]]:
@@ -70,22 +73,9 @@ def svm_loss(
             + \\lambda \\sum W^2, \\qquad
         \\frac{\\partial L}{\\partial W} = X^\\top \\frac{\\partial L}{\\partial S} + 2 \\lambda W
 
-    Parameters
-    ----------
-    W : array_like of float32 or float64, shape (D, C)
-        Weights (bias folded in as a row, CS231n's bias trick, if wanted).
-    X : array_like of the dtype of W, shape (N, D)
-    y : array_like of int, shape (N,)
-        Class indices in ``[0, C)``.
-    reg : float >= 0
-        :math:`\\lambda`, the L2 regularisation strength.
-    margin : float >= 0
-        :math:`\\Delta`.
+    %(parameters)s
 
-    Returns
-    -------
-    loss : float
-    dW : ndarray, shape (D, C), the dtype of W
+    %(returns)s
 
     Examples
     --------
@@ -96,9 +86,10 @@ def svm_loss(
     (3.0, (3, 4))
     """
     delta = v.finite_real(margin, "margin", low=0.0)
-    return _loss(_k.multiclass_hinge, W, X, y, reg, delta, False)
+    return _loss(multiclass_hinge, W, X, y, reg, margin=delta)
 
 
+@_docs.fill(parameters=_docs.linear_parameters(*_ARGS), returns=_docs.LINEAR_RETURNS)
 def softmax_loss(
     W: npt.ArrayLike, X: npt.ArrayLike, y: npt.ArrayLike, reg: float = 0.0
 ) -> tuple[float, npt.NDArray[np.floating[Any]]]:
@@ -113,17 +104,9 @@ def softmax_loss(
 
     with :math:`P` the row-wise softmax of :math:`S` and :math:`Y` the one-hot labels.
 
-    Parameters
-    ----------
-    W : array_like of float32 or float64, shape (D, C)
-    X : array_like of the dtype of W, shape (N, D)
-    y : array_like of int, shape (N,)
-    reg : float >= 0
+    %(parameters)s
 
-    Returns
-    -------
-    loss : float
-    dW : ndarray, shape (D, C), the dtype of W
+    %(returns)s
 
     Examples
     --------
@@ -132,7 +115,7 @@ def softmax_loss(
     >>> round(loss, 6)           # log 10: a uniform guess over ten classes
     2.302585
     """
-    return _loss(_k.softmax_cross_entropy, W, X, y, reg, 0.0, False, 0)
+    return _loss(softmax_cross_entropy, W, X, y, reg)
 
 
 def gradcheck(

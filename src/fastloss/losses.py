@@ -1,13 +1,13 @@
 """Multiclass losses and the softmax: validated wrappers over the fused kernels.
 
 softmax_cross_entropy and multiclass_hinge first offer their arguments,
-untouched, to the fast entry of their kernel (_fastpath.pxi), which takes the
-common call -- ndarrays already in
-kernel form, no weights -- checks it in C and runs it.  Anything else comes
-back (None) and is checked here once (see _validation.py), converted where it
-may be, and then runs the kernel of the instruction-set build chosen at import
-(_dispatch.py).  The kernels live in _softmax.pxi and _hinge.pxi; their NumPy
-twins in fastloss.reference.
+untouched, to the fast entry of their kernel (kernels/fastpath.pxi), which
+takes the common call -- ndarrays already in kernel form, no weights --
+checks it in C and runs it.  Anything else comes back (None) and is checked
+here once (see _validation.py), converted where it may be, and runs through
+the shared tail of _base.py on the kernel build in use (_dispatch.py).  The
+kernels are in kernels/softmax.pxi and kernels/hinge.pxi (the loops in
+simd/sce.h and simd/hinge.h); their NumPy twins in fastloss.reference.
 """
 
 from __future__ import annotations
@@ -17,9 +17,8 @@ from typing import Any, Literal, SupportsIndex
 import numpy as np
 import numpy.typing as npt
 
-from . import _threads
+from . import _base, _dispatch, _docs
 from . import _validation as v
-from ._dispatch import kernels as _k
 
 __all__ = ["log_softmax", "multiclass_hinge", "softmax", "softmax_cross_entropy"]
 
@@ -29,34 +28,33 @@ SOFT_TARGET_TOL = 1e-4
 HINGE_VARIANTS = ("weston_watkins", "crammer_singer")
 
 
-def _prepare_out(scores_in, s, out, grad):
-    if not grad:
-        if out is not None:
-            raise ValueError("out= was given but grad=False: there is no gradient to write")
-        return None
-    if out is None:
-        return np.empty_like(s)
-    return v.output(out, s, scores_in)
-
-
-def _raise_bad_label(y, bad, c, ignore_index=None):
+def _bad_label(y, c, ignore_index, bad, _detail):
+    """The rejection of a class-index kernel: y[bad] is not a class index."""
     allowed = f"[0, {c})"
     if ignore_index is not None:
         allowed += f" or ignore_index={ignore_index}"
     raise ValueError(f"y[{bad}] = {y[bad]} is not a class index in {allowed}")
 
 
+def _bad_targets(t, bad, row_sum):
+    """The rejection of the soft-target kernel: row ``bad`` of t is no distribution."""
+    if not (t[bad] >= 0).all():
+        problem = "has a negative or NaN entry"
+    else:
+        problem = f"sums to {row_sum!r}"
+    raise ValueError(
+        f"y[{bad}] {problem}: each row of soft targets must be a probability "
+        f"distribution (entries >= 0 summing to 1 within {SOFT_TARGET_TOL:g})"
+    )
+
+
+@_docs.fill(parameters=_docs.ROWWISE_PARAMETERS)
 def softmax(scores: npt.ArrayLike, *, out: npt.NDArray[np.floating[Any]] | None = None) -> npt.NDArray[np.floating[Any]]:
     """Row-wise softmax, computed stably.
 
     .. math:: p_{ij} = \\frac{e^{s_{ij} - m_i}}{\\sum_k e^{s_{ik} - m_i}}, \\quad m_i = \\max_k s_{ik}
 
-    Parameters
-    ----------
-    scores : array_like of float32 or float64, shape (N, C)
-    out : ndarray, optional
-        C-contiguous, writeable array of the same dtype and shape that
-        receives the result; may be ``scores`` itself (in place).
+    %(parameters)s
 
     Returns
     -------
@@ -71,21 +69,17 @@ def softmax(scores: npt.ArrayLike, *, out: npt.NDArray[np.floating[Any]] | None 
     """
     s = v.scores_2d(scores)
     o = np.empty_like(s) if out is None else v.output(out, s, scores)
-    _k.softmax(s, o, _threads.for_size(s.size))
+    _dispatch.kernels.softmax(s, o)
     return o
 
 
+@_docs.fill(parameters=_docs.ROWWISE_PARAMETERS)
 def log_softmax(scores: npt.ArrayLike, *, out: npt.NDArray[np.floating[Any]] | None = None) -> npt.NDArray[np.floating[Any]]:
     """Row-wise log-softmax, computed stably as ``(s - max) - log Σ exp(s - max)``.
 
     .. math:: \\log p_{ij} = (s_{ij} - m_i) - \\log \\sum_k e^{s_{ik} - m_i}
 
-    Parameters
-    ----------
-    scores : array_like of float32 or float64, shape (N, C)
-    out : ndarray, optional
-        C-contiguous, writeable array of the same dtype and shape that
-        receives the result; may be ``scores`` itself (in place).
+    %(parameters)s
 
     Returns
     -------
@@ -100,10 +94,11 @@ def log_softmax(scores: npt.ArrayLike, *, out: npt.NDArray[np.floating[Any]] | N
     """
     s = v.scores_2d(scores)
     o = np.empty_like(s) if out is None else v.output(out, s, scores)
-    _k.log_softmax(s, o, _threads.for_size(s.size))
+    _dispatch.kernels.log_softmax(s, o)
     return o
 
 
+@_docs.fill(grad_out=_docs.grad_out(), returns=_docs.loss_returns())
 def softmax_cross_entropy(
     scores: npt.ArrayLike,
     y: npt.ArrayLike,
@@ -186,17 +181,9 @@ def softmax_cross_entropy(
     label_smoothing : float in [0, 1]
     ignore_index : int, optional
         Label value whose rows are skipped.
-    grad : bool
-        If False, skip the gradient and return ``(loss, None)``.
-    out : ndarray, optional
-        Receives the gradient: C-contiguous, writeable, same dtype and shape
-        as ``scores``; may be ``scores`` itself.  Returned as the gradient.
+    %(grad_out)s
 
-    Returns
-    -------
-    loss : float, or ndarray of shape (N,) for ``reduction="none"``
-        Accumulated in double precision.
-    grad : ndarray of the dtype and shape of scores, or None
+    %(returns)s
 
     Examples
     --------
@@ -215,10 +202,10 @@ def softmax_cross_entropy(
     >>> loss.round(6).tolist()
     [0.41703, 0.64005]
     """
-    fast = _k.softmax_cross_entropy_fast(
+    fast = _dispatch.kernels.softmax_cross_entropy_fast(
         scores, y, reduction, class_weight, sample_weight, label_smoothing, ignore_index, grad, out
     )
-    if fast is not None:  # the common call, checked and run in C (see _fastpath.pxi)
+    if fast is not None:  # the common call, checked and run in C (see kernels/fastpath.pxi)
         return fast
     s = v.scores_2d(scores)
     n, c = s.shape
@@ -234,46 +221,37 @@ def softmax_cross_entropy(
             raise ValueError("ignore_index cannot be used with soft targets (y of shape (N, C))")
     else:
         yy = v.labels(y, n)
-    code = v.reduction_code(reduction)
+    reduction = v.reduction(reduction)
     cw = v.weights(class_weight, c, "class_weight", "one weight per class")
     sw = v.weights(sample_weight, n, "sample_weight", "one weight per row of scores")
     eps = v.finite_real(label_smoothing, "label_smoothing", low=0.0, high=1.0)
     ignore = v.optional_index(ignore_index, "ignore_index")
     grad = v.flag(grad, "grad")
-    g = _prepare_out(scores, s, out, grad)
-    loss_vec = np.empty(n, s.dtype) if code == 0 else None
 
     if soft:
-        v.no_overlap(g, ("y (the soft targets)", y_arr), ("sample_weight", sw))
+        bufs = _base.buffers(s, out, scores, grad, reduction,
+                             reads=(("y (the soft targets)", y_arr), ("sample_weight", sw)))
         t = np.ascontiguousarray(y_arr, dtype=s.dtype)
-        if code == 2:  # the soft mean divides by Σ sample weights only
+        if reduction == "mean":  # the soft mean divides by Σ sample weights only
             sw = v.scaled_for_mean(sw)
-        bad, row_sum, loss = _k.softmax_cross_entropy_soft(
-            s, t, None if cw is None else cw.astype(s.dtype), sw, eps, SOFT_TARGET_TOL, code,
-            g, loss_vec, _threads.for_size(s.size),
+        bad, loss = _dispatch.kernels.softmax_cross_entropy_soft(
+            s, t, reduction=reduction, tol=SOFT_TARGET_TOL,
+            class_weight=None if cw is None else cw.astype(s.dtype), sample_weight=sw,
+            label_smoothing=eps, grad=bufs[0], loss_out=bufs[1],
         )
-        if bad >= 0:
-            if not (t[bad] >= 0).all():
-                problem = "has a negative or NaN entry"
-            else:
-                problem = f"sums to {row_sum!r}"
-            raise ValueError(
-                f"y[{bad}] {problem}: each row of soft targets must be a probability "
-                f"distribution (entries >= 0 summing to 1 within {SOFT_TARGET_TOL:g})"
-            )
-        return (loss_vec if code == 0 else loss), g
+        return _base.finish(bad, loss, bufs, _bad_targets, t)
 
-    if code == 2:
+    bufs = _base.buffers(s, out, scores, grad, reduction)
+    if reduction == "mean":
         cw, sw = v.scaled_for_mean(cw), v.scaled_for_mean(sw)
-    bad, loss = _k.softmax_cross_entropy(
-        s, yy, cw, sw, eps, ignore is not None, 0 if ignore is None else ignore, code, g, loss_vec,
-        _threads.for_size(s.size),
+    bad, loss = _dispatch.kernels.softmax_cross_entropy(
+        s, yy, reduction=reduction, class_weight=cw, sample_weight=sw, label_smoothing=eps,
+        ignore_index=ignore, grad=bufs[0], loss_out=bufs[1],
     )
-    if bad >= 0:
-        _raise_bad_label(yy, bad, c, ignore)
-    return (loss_vec if code == 0 else loss), g
+    return _base.finish(bad, loss, bufs, _bad_label, yy, c, ignore)
 
 
+@_docs.fill(grad_out=_docs.grad_out(), returns=_docs.loss_returns())
 def multiclass_hinge(
     scores: npt.ArrayLike,
     y: npt.ArrayLike,
@@ -336,18 +314,12 @@ def multiclass_hinge(
     reduction : {"mean", "sum", "none"}
     class_weight : array_like, shape (C,), optional
     sample_weight : array_like, shape (N,), optional
-    grad : bool
-        If False, skip the gradient and return ``(loss, None)``.
-    out : ndarray, optional
-        Receives the gradient (see :func:`softmax_cross_entropy`).
+    %(grad_out)s
     variant : {"weston_watkins", "crammer_singer"}
         Sum over every wrong class (CS231n's SVM loss, the default), or the
         most violating one only.
 
-    Returns
-    -------
-    loss : float, or ndarray of shape (N,) for ``reduction="none"``
-    grad : ndarray of the dtype and shape of scores, or None
+    %(returns)s
 
     Examples
     --------
@@ -361,15 +333,15 @@ def multiclass_hinge(
     >>> round(loss, 6), g.tolist()
     (2.9, [[-1.0, 1.0, 0.0]])
     """
-    fast = _k.multiclass_hinge_fast(
+    fast = _dispatch.kernels.multiclass_hinge_fast(
         scores, y, margin, squared, reduction, class_weight, sample_weight, grad, out, variant
     )
-    if fast is not None:  # the common call, checked and run in C (see _fastpath.pxi)
+    if fast is not None:  # the common call, checked and run in C (see kernels/fastpath.pxi)
         return fast
     s = v.scores_2d(scores)
     n, c = s.shape
     yy = v.labels(y, n)
-    code = v.reduction_code(reduction)
+    reduction = v.reduction(reduction)
     delta = v.finite_real(margin, "margin", low=0.0)
     squared = v.flag(squared, "squared")
     cw = v.weights(class_weight, c, "class_weight", "one weight per class")
@@ -379,13 +351,11 @@ def multiclass_hinge(
         raise ValueError(
             f"variant must be 'weston_watkins' or 'crammer_singer', got {variant!r}"
         )
-    g = _prepare_out(scores, s, out, grad)
-    loss_vec = np.empty(n, s.dtype) if code == 0 else None
-
-    kernel = _k.multiclass_hinge if variant == "weston_watkins" else _k.multiclass_hinge_crammer_singer
-    if code == 2:
+    bufs = _base.buffers(s, out, scores, grad, reduction)
+    if reduction == "mean":
         cw, sw = v.scaled_for_mean(cw), v.scaled_for_mean(sw)
-    bad, loss = kernel(s, yy, cw, sw, delta, squared, code, g, loss_vec, _threads.for_size(s.size))
-    if bad >= 0:
-        _raise_bad_label(yy, bad, c)
-    return (loss_vec if code == 0 else loss), g
+    bad, loss = _dispatch.kernels.multiclass_hinge(
+        s, yy, reduction=reduction, variant=variant, margin=delta, squared=squared,
+        class_weight=cw, sample_weight=sw, grad=bufs[0], loss_out=bufs[1],
+    )
+    return _base.finish(bad, loss, bufs, _bad_label, yy, c, None)

@@ -1,10 +1,10 @@
 """Stochastic gradient descent: the in-place update kernel, an optimiser, schedules.
 
 :func:`sgd_update` hands its common call (ndarrays in kernel form) to a fast
-entry that checks and runs it in C (_fastpath.pxi); any other call is checked
-here once (see _validation.py) and calls the kernel of the instruction-set
-build chosen at import (_dispatch.py).  The kernel is in _sgd.pxi, its NumPy
-twin in :func:`fastloss.reference.sgd_update`.
+entry that checks and runs it in C (kernels/fastpath.pxi); any other call is
+checked here once (see _validation.py) and calls the kernel of the build in
+use (_dispatch.py).  The kernel is in kernels/sgd.pxi, its NumPy twin in
+:func:`fastloss.reference.sgd_update`.
 :class:`SGD` keeps the momentum state of a list of parameters and follows
 ``torch.optim.SGD`` step for step; the learning-rate schedules
 (:class:`ConstantLR`, :class:`StepLR`, :class:`InverseScalingLR`,
@@ -21,9 +21,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from . import _threads
+from . import _dispatch
 from . import _validation as v
-from ._dispatch import kernels as _k
+from ._validation import FLOAT_DTYPES
 
 __all__ = [
     "SGD",
@@ -34,8 +34,6 @@ __all__ = [
     "StepLR",
     "sgd_update",
 ]
-
-_FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 # --------------------------------------------------------------------------
@@ -48,7 +46,7 @@ def _param(param, name="param"):
         raise TypeError(
             f"{name} must be a numpy.ndarray (it is updated in place), got {type(param).__name__}"
         )
-    if param.dtype not in _FLOAT_DTYPES:
+    if param.dtype not in FLOAT_DTYPES:
         raise TypeError(f"{name} must be a float32 or float64 array, got dtype {param.dtype}")
     if not param.flags.c_contiguous:
         raise ValueError(f"{name} must be C-contiguous (it is updated in place, never copied)")
@@ -173,9 +171,9 @@ def sgd_update(
     >>> w.tolist(), v.tolist()
     ([0.95, 2.1], [0.5, -1.0])
     """
-    if _k.sgd_update_fast(
+    if _dispatch.kernels.sgd_update_fast(
         param, grad, lr, momentum, velocity, dampening, weight_decay, nesterov, maximize
-    ):  # the common call, checked and run in C (see _fastpath.pxi)
+    ):  # the common call, checked and run in C (see kernels/fastpath.pxi)
         return
     _param(param)
     g = _grad(grad, param)
@@ -190,10 +188,9 @@ def sgd_update(
         if velocity is not None:
             raise ValueError("velocity was given but momentum is 0: it would be ignored")
         vel = None
-    _k.sgd_update(
-        param.reshape(-1), g.reshape(-1), vel,
-        lr, momentum, dampening, weight_decay, nesterov, maximize, False,
-        _threads.for_size(param.size, _threads.SGD_MIN_ELEMENTS),
+    _dispatch.kernels.sgd_update(
+        param.reshape(-1), g.reshape(-1), velocity=vel, lr=lr, momentum=momentum, dampening=dampening,
+        weight_decay=weight_decay, nesterov=nesterov, maximize=maximize,
     )
 
 
@@ -253,9 +250,7 @@ class StepLR(LRSchedule):
 
     def __init__(self, lr: float, step_size: int, gamma: float = 0.1) -> None:
         self.lr = v.finite_real(lr, "lr", low=0.0)
-        if isinstance(step_size, bool) or not isinstance(step_size, (int, np.integer)) or step_size < 1:
-            raise ValueError(f"step_size must be a positive integer, got {step_size!r}")
-        self.step_size = int(step_size)
+        self.step_size = v.positive_int(step_size, "step_size")
         self.gamma = v.finite_real(gamma, "gamma", low=0.0)
 
     def __call__(self, t: int) -> float:
@@ -288,9 +283,7 @@ class CosineLR(LRSchedule):
 
     def __init__(self, lr: float, total_steps: int, min_lr: float = 0.0) -> None:
         self.lr = v.finite_real(lr, "lr", low=0.0)
-        if isinstance(total_steps, bool) or not isinstance(total_steps, (int, np.integer)) or total_steps < 1:
-            raise ValueError(f"total_steps must be a positive integer, got {total_steps!r}")
-        self.total_steps = int(total_steps)
+        self.total_steps = v.positive_int(total_steps, "total_steps")
         self.min_lr = v.finite_real(min_lr, "min_lr", low=0.0, high=self.lr)
 
     def __call__(self, t: int) -> float:
@@ -407,9 +400,11 @@ class SGD:
         lr = v.finite_real(self.lr, "lr", low=0.0)
         first = self.steps == 0
         for p, g, b in zip(self._flat_params, flat, self._flat_velocity):
-            _k.sgd_update(p, g, b, lr, self.momentum, self.dampening, self.weight_decay,
-                          self.nesterov, self.maximize, first,
-                          _threads.for_size(p.size, _threads.SGD_MIN_ELEMENTS))
+            _dispatch.kernels.sgd_update(
+                p, g, velocity=b, lr=lr, momentum=self.momentum, dampening=self.dampening,
+                weight_decay=self.weight_decay, nesterov=self.nesterov, maximize=self.maximize,
+                first_step=first,
+            )
         self.steps += 1
 
     def zero_velocity(self) -> None:

@@ -184,19 +184,8 @@ def _soft_cross_entropy(s, t, reduction, class_weight, sample_weight, label_smoo
     return _reduce(row_loss, g, denom, reduction, grad, out)
 
 
-def multiclass_hinge(
-    scores,
-    y,
-    *,
-    margin=1.0,
-    squared=False,
-    reduction="mean",
-    class_weight=None,
-    sample_weight=None,
-    grad=True,
-    out=None,
-    variant="weston_watkins",
-):
+def multiclass_hinge(scores, y, *, margin=1.0, squared=False, reduction="mean", class_weight=None,
+                     sample_weight=None, grad=True, out=None, variant="weston_watkins"):
     """Multiclass hinge and its gradient: Weston–Watkins (CS231n's SVM loss) or Crammer–Singer.
 
     weston_watkins: L_i = Σ_{j≠y_i} max(0, s_ij - s_{i,y_i} + Δ)    (each term squared if ``squared``)
@@ -284,17 +273,8 @@ def sigmoid(x, *, out=None):
     return result
 
 
-def binary_hinge(
-    scores,
-    y,
-    *,
-    margin=1.0,
-    squared=False,
-    reduction="mean",
-    sample_weight=None,
-    grad=True,
-    out=None,
-):
+def binary_hinge(scores, y, *, margin=1.0, squared=False, reduction="mean", sample_weight=None,
+                 grad=True, out=None):
     """Binary hinge with labels ±1: L_i = max(0, Δ - y_i s_i)   (squared if ``squared``)."""
     s = np.asarray(scores)
     y = np.asarray(y).astype(s.dtype)

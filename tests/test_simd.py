@@ -1,11 +1,13 @@
-"""The row primitives of _simd_rows.h on the generic-vector path.
+"""The C layer (simd/*.h) on each of its paths, against NumPy.
 
 On x86 the primitives use SSE/AVX intrinsics for widening, reductions and
 masked tails; elsewhere (aarch64 wheels, macOS arm64) they use plain GCC/Clang
-generic vectors.  This machine cannot run an ARM build, so the test compiles a
-small C harness against the installed header twice, with and without
-FL_GENERIC_VECTORS (which forces the non-x86 path), and checks both against
-NumPy.  Skipped where no C compiler is found.
+generic vectors; compilers without vector extensions (MSVC) get the scalar
+sections.  This machine cannot run an ARM build, so the test compiles a small C
+harness against the installed headers three times -- as they are, with
+FL_GENERIC_VECTORS (which forces the non-x86 vector path) and with FL_SCALAR
+(which forces the scalar sections) -- and checks each against NumPy, the
+exp of math.h included.  Skipped where no C compiler is found.
 """
 
 import os
@@ -20,8 +22,8 @@ import fastloss
 HARNESS = r"""
 #include <stdio.h>
 #include <math.h>
-#include "_simd_rows.h"
-#include "_simd_rowblock.h"
+#include "simd/softmax.h"
+#include "simd/hinge.h"
 int main(void) {
     for (int n = 1; n <= 70; n++) {
         float x[70], g[70]; double xd[70], gd[70];
@@ -49,6 +51,17 @@ int main(void) {
     double l8in[8] = {1, 2, 3, 10, 100, 1000, 1e-300, 12345.678}, l8[8];
     fl_log8_f64(l8in, l8);
     for (int k = 0; k < 8; k++) printf("log %.17g %.17g\n", l8in[k], l8[k]);
+    /* the scalar exps over their whole range, every 1/64 (and special values) */
+    for (int k = -120 * 64; k <= 95 * 64; k++) {
+        float x = (float)k / 64.0f + 1e-3f * (float)(k % 7);
+        printf("expf %.9g %.9g\n", (double)x, (double)fl_exp1_f32(x));
+    }
+    for (int k = -760 * 8; k <= 720 * 8; k++) {
+        double x = (double)k / 8.0 + 1e-4 * (double)(k % 7);
+        printf("exp %.17g %.17g\n", x, fl_exp1_f64(x));
+    }
+    printf("special %g %g %g %g %g %g\n", (double)fl_exp1_f32(-INFINITY), (double)fl_exp1_f32(INFINITY),
+           (double)fl_exp1_f32(NAN), fl_exp1_f64(-INFINITY), fl_exp1_f64(INFINITY), fl_exp1_f64(NAN));
     return 0;
 }
 """
@@ -69,13 +82,21 @@ def _run(tmp_path, extra):
     return subprocess.run([str(exe)], check=True, capture_output=True, text=True).stdout
 
 
+def _ulps(actual, expected, dtype):
+    """|actual - expected| in units of the last place of expected (in dtype)."""
+    spacing = np.spacing(np.abs(expected).astype(dtype)).astype(np.float64)
+    return np.abs(actual - expected) / np.maximum(spacing, np.finfo(dtype).smallest_subnormal)
+
+
 @pytest.mark.skipif(_compiler() is None, reason="no C compiler")
-@pytest.mark.parametrize("extra", [[], ["-DFL_GENERIC_VECTORS"]], ids=["native", "generic"])
+@pytest.mark.parametrize("extra", [[], ["-DFL_GENERIC_VECTORS"], ["-DFL_SCALAR"]],
+                         ids=["native", "generic", "scalar"])
 def test_row_primitives_match_numpy(tmp_path, extra):
-    if not os.path.exists(os.path.join(os.path.dirname(fastloss.__file__), "_simd_rows.h")):
-        pytest.skip("the header is not installed beside the package")
+    if not os.path.exists(os.path.join(os.path.dirname(fastloss.__file__), "simd", "softmax.h")):
+        pytest.skip("the headers are not installed beside the package")
     out = _run(tmp_path, extra).splitlines()
-    rows = [line.split() for line in out if not line.startswith(("log", "label"))]
+    rows = [line.split() for line in out
+            if not line.startswith(("log", "label", "exp", "special"))]
     assert len(rows) == 70
     for fields in rows:
         n, y = int(fields[0]), int(fields[1])
@@ -104,4 +125,21 @@ def test_row_primitives_match_numpy(tmp_path, extra):
     for line in out:
         if line.startswith("log"):
             _, x, lx = line.split()
-            assert float(lx) == pytest.approx(np.log(float(x)), rel=4e-16, abs=0)
+            if extra == ["-DFL_SCALAR"]:   # libm's log
+                assert float(lx) == pytest.approx(np.log(float(x)), rel=2.3e-16, abs=0)
+            else:
+                assert float(lx) == pytest.approx(np.log(float(x)), rel=4e-16, abs=0)
+    # the exps: within 1 ulp (float32) / 2 ulps (float64) of NumPy's over the whole
+    # range, subnormal results and overflow to inf included
+    for name, dtype, ulps in (("expf", np.float32, 1.0), ("exp", np.float64, 2.0)):
+        pairs = np.array([line.split()[1:] for line in out if line.startswith(name + " ")],
+                         dtype=np.float64)
+        x, e = pairs[:, 0].astype(dtype), pairs[:, 1]
+        with np.errstate(over="ignore"):
+            expected = np.exp(x.astype(np.float64)) if dtype == np.float32 else np.exp(x)
+            finite = np.isfinite(expected.astype(dtype))
+        assert (e[~finite] == np.inf).all()
+        assert _ulps(e[finite], expected[finite], dtype).max() <= ulps, name
+    special = [float(v) for v in next(l for l in out if l.startswith("special")).split()[1:]]
+    assert special[0] == 0 and special[1] == np.inf and np.isnan(special[2])
+    assert special[3] == 0 and special[4] == np.inf and np.isnan(special[5])

@@ -4,8 +4,8 @@ What is measured
 ----------------
 Each *case* is a function (every public kernel, also the soft-target
 cross-entropy and the Crammer–Singer hinge, and ``sgd_update``), a dtype, a
-shape and a thread count: a :class:`fastloss._peers.Problem`.  On its inputs
-(seeded; see there) every implementation of :mod:`fastloss._peers` that is
+shape and a thread count: a :class:`fastloss.peers.Problem`.  On its inputs
+(seeded; see there) every implementation of :mod:`fastloss._bench.peers` that is
 installed and has the function is timed:
 
 * **fastloss** -- the public function with its defaults (``reduction="mean"``,
@@ -15,7 +15,7 @@ installed and has the function is timed:
 * **reference** -- its plain-NumPy twin in :mod:`fastloss.reference`, called
   the way a user would call it (allocating its result and temporaries);
 * **torch**, **sklearn**, **jax** -- the peers, when installed (forward and
-  backward; what exactly each computes is in :mod:`fastloss._peers`);
+  backward; what exactly each computes is in :mod:`fastloss._bench.peers`);
 * a **floor** -- ``np.exp`` (softmax and sigmoid families) or ``np.copyto``
   (hinge losses, ``sgd_update``) over the same array: one pass that reads and
   writes every element.
@@ -59,7 +59,7 @@ import time
 
 import numpy as np
 
-from . import _peers
+from . import peers
 
 #: The target shapes (N, C) of the softmax cross-entropy and the hinge (issue 5).
 TARGET_SHAPES = ((128, 10), (4096, 10), (65536, 10), (4096, 100), (1024, 1000), (16384, 1000))
@@ -84,7 +84,7 @@ CASES = {
 }
 #: The cases of ``--quick``.
 QUICK_CASES = {
-    f: ((1_000_000,),) if f in _peers.ELEMENTWISE else ((128, 10), (4096, 100)) for f in CASES
+    f: ((1_000_000,),) if f in peers.ELEMENTWISE else ((128, 10), (4096, 100)) for f in CASES
 }
 #: Rounds of samples per case (full run, quick run) ...
 REPEATS = 41
@@ -216,7 +216,7 @@ class Result:
         t = self.timings.get(impl)
         if t is None:
             return None
-        if impl in _peers.FLOORS:
+        if impl in peers.FLOORS:
             return self.fastloss.median / t.median
         return t.median / self.fastloss.median
 
@@ -240,14 +240,14 @@ class Result:
             "shape": list(self.shape),
             "threads": self.threads,
             "fastloss_ns_per_element": self.ns_per_element,
-            "ratios": {i: self.ratio(i) for i in _peers.IMPLS[1:]},
+            "ratios": {i: self.ratio(i) for i in peers.IMPLS[1:]},
             "timings": {i: us(t) for i, t in self.timings.items()},
             "status": {i: "timed" if i in self.timings else self.missing.get(i, NOT_APPLICABLE)
-                       for i in _peers.IMPLS},
+                       for i in peers.IMPLS},
         }
 
 
-def run_case(problem, impls=_peers.IMPLS, *, repeats=REPEATS, min_sample_time=MIN_SAMPLE_TIME,
+def run_case(problem, impls=peers.IMPLS, *, repeats=REPEATS, min_sample_time=MIN_SAMPLE_TIME,
              max_time=None, min_repeats=1):
     """Time the ``impls`` that are installed and have ``problem``'s function, interleaved; a :class:`Result`.
 
@@ -255,12 +255,12 @@ def run_case(problem, impls=_peers.IMPLS, *, repeats=REPEATS, min_sample_time=MI
     """
     impls = ["fastloss"] + [i for i in impls if i != "fastloss"]
     funcs, missing = {}, {}
-    with _peers.threads(problem.threads):
+    with peers.threads(problem.threads):
         for impl in impls:
-            if impl in _peers.PEERS and not _peers.installed(impl):
+            if impl in peers.PEERS and not peers.installed(impl):
                 missing[impl] = NOT_INSTALLED
                 continue
-            fn = _peers.make(impl, problem)
+            fn = peers.make(impl, problem)
             if fn is None:
                 missing[impl] = NOT_APPLICABLE
             else:
@@ -271,13 +271,13 @@ def run_case(problem, impls=_peers.IMPLS, *, repeats=REPEATS, min_sample_time=MI
                   dict(zip(funcs, timings)), missing)
 
 
-def run(cases=CASES, dtypes=("float32",), *, threads=1, impls=_peers.IMPLS, repeats=REPEATS,
+def run(cases=CASES, dtypes=("float32",), *, threads=1, impls=peers.IMPLS, repeats=REPEATS,
         min_sample_time=MIN_SAMPLE_TIME, max_time=MAX_CASE_TIME, min_repeats=MIN_REPEATS, seed=0):
     """Time every (function, dtype, shape) of ``cases`` (function -> shapes); yield a :class:`Result` as each is done."""
     for function, shapes in cases.items():
         for dtype in dtypes:
             for shape in shapes:
-                problem = _peers.Problem(function, dtype, shape, threads, seed)
+                problem = peers.Problem(function, dtype, shape, threads, seed)
                 yield run_case(problem, impls, repeats=repeats, min_sample_time=min_sample_time,
                                max_time=max_time, min_repeats=min_repeats)
 
@@ -294,13 +294,13 @@ def environment(threads=1):
         "numpy": np.__version__,
         "kernel_isa": fastloss.kernel_isa(),
         "available_isas": list(_dispatch.available_isas()),
-        "openmp": _threads._OPENMP,
+        "openmp": _threads.openmp(),
         "threads": threads,
         "fastloss_threads": fastloss_threads,
         "parallel_min_elements": _threads.PARALLEL_MIN_ELEMENTS,
         "sgd_parallel_min_elements": _threads.SGD_MIN_ELEMENTS,
-        "jax_threads": _peers.jax_threads(),
-        "peers": {p: _peers.version(p) for p in _peers.PEERS},
+        "jax_threads": peers.jax_threads(),
+        "peers": {p: peers.version(p) for p in peers.PEERS},
         "python": platform.python_version(),
         "implementation": sys.implementation.name,
         "platform": platform.platform(),

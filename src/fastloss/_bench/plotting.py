@@ -1,26 +1,15 @@
-"""Plots of the command line: the matplotlib import, and the speed-up bar chart of ``bench --plot``."""
+"""The speed-up bar chart of ``bench --plot``."""
 
 import numpy as np
 
-from . import _peers
-
-
-def pyplot():
-    """``matplotlib.pyplot`` on the Agg backend; SystemExit naming the ``plot`` extra if it is missing."""
-    try:
-        import matplotlib
-    except ImportError:
-        raise SystemExit("--plot needs matplotlib: pip install 'fastloss[plot]'") from None
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+from .._train import pyplot
+from . import peers as _peers
 
 
 def speedup_chart(results, path, env):
     """Write a PNG to ``path``: per case, one bar per peer timed (peer time / fastloss time).
 
-    ``results`` are :class:`fastloss._timing.Result`; the y axis is
+    ``results`` are :class:`fastloss._bench.timing.Result`; the y axis is
     logarithmic, with a line at 1x from which the bars grow (up: fastloss is
     faster).  Peers not timed in a case leave a gap; the floors are not drawn.
     """

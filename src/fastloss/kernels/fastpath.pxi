@@ -1,7 +1,7 @@
 # Fast entries: the common calls of the public functions, checked in C.
 #
-# Included by _kernels.pxi (once per instruction-set build).  A public
-# wrapper in losses.py first hands its arguments, untouched, to the fast entry
+# Included by kernels.pxi.  A public wrapper (losses.py, optim.py) first
+# hands its arguments, untouched and in its own order, to the fast entry
 # of its kernel here.  When every argument is already what the kernel takes
 # -- exact ndarrays of a kernel dtype, C-contiguous, the options at simple
 # values, an ``out=`` buffer that fits and overlaps nothing it must not -- the
@@ -24,34 +24,10 @@ cdef object _empty = _np.empty
 cdef object _float32 = _np.dtype(_np.float32)
 cdef object _float64 = _np.dtype(_np.float64)
 
-# The thread policy of fastloss._threads, mirrored here by set_thread_config.
-cdef int _requested_threads = 0
-cdef Py_ssize_t _parallel_min = 1 << 14
-# sgd_update does little work per element (memory-bound): its own threshold.
-cdef Py_ssize_t _sgd_parallel_min = 1 << 17
 # Below this many elements a softmax_cross_entropy or multiclass_hinge call
 # keeps the GIL: releasing and taking it back costs more than another thread
 # could gain.  (sgd_update_fast always releases it.)
 cdef Py_ssize_t NOGIL_MIN = 1 << 13
-
-
-def set_thread_config(int requested, Py_ssize_t parallel_min, Py_ssize_t sgd_parallel_min):
-    """Mirror fastloss._threads' policy: ``requested`` threads (0: OpenMP's
-    default), one thread below ``parallel_min`` elements (``sgd_parallel_min``
-    for sgd_update)."""
-    global _requested_threads, _parallel_min, _sgd_parallel_min
-    _requested_threads = requested if requested > 0 else 0
-    _parallel_min = parallel_min
-    _sgd_parallel_min = sgd_parallel_min
-
-
-cdef int threads_for(Py_ssize_t elements, Py_ssize_t minimum) noexcept nogil:
-    """fastloss._threads.for_size in C: 1 below ``minimum`` elements."""
-    if elements < minimum or not FL_OPENMP:
-        return 1
-    if _requested_threads > 0:
-        return _requested_threads
-    return fl_omp_max_threads()
 
 
 cdef inline int float_size(const Py_buffer* b) noexcept:
@@ -80,19 +56,6 @@ cdef inline bint overlaps(const Py_buffer* a, const Py_buffer* b) noexcept:
     cdef const char* pa = <const char*>a.buf
     cdef const char* pb = <const char*>b.buf
     return a.len > 0 and b.len > 0 and pa < pb + b.len and pb < pa + a.len
-
-
-cdef inline int reduction_of(object reduction) noexcept:
-    """The kernel code of a reduction string, or -1 for anything else."""
-    if type(reduction) is not str:
-        return -1
-    if reduction == "mean":
-        return REDUCTION_MEAN
-    if reduction == "sum":
-        return REDUCTION_SUM
-    if reduction == "none":
-        return REDUCTION_NONE
-    return -1
 
 
 @cython.auto_pickle(False)
@@ -195,35 +158,34 @@ cdef inline bint real_in(object x, double low, double high, double* value):
     return isfinite(value[0]) and low <= value[0] <= high
 
 
-cdef (Py_ssize_t, double) sce_typed(_FastCall a, double eps, int nt) noexcept nogil:
-    """sce_core on the buffers of a fast call."""
-    if a.fs == 4 and a.ys == 8:
-        return sce_core(<const float*>a.sb.buf, a.n, a.c, <const int64_t*>a.yb.buf, NULL, NULL,
-                        eps, False, 0, a.red, <float*>a.gp, <float*>a.lp, nt)
-    if a.fs == 4:
-        return sce_core(<const float*>a.sb.buf, a.n, a.c, <const int32_t*>a.yb.buf, NULL, NULL,
-                        eps, False, 0, a.red, <float*>a.gp, <float*>a.lp, nt)
-    if a.ys == 8:
-        return sce_core(<const double*>a.sb.buf, a.n, a.c, <const int64_t*>a.yb.buf, NULL, NULL,
-                        eps, False, 0, a.red, <double*>a.gp, <double*>a.lp, nt)
-    return sce_core(<const double*>a.sb.buf, a.n, a.c, <const int32_t*>a.yb.buf, NULL, NULL,
-                    eps, False, 0, a.red, <double*>a.gp, <double*>a.lp, nt)
+cdef (Py_ssize_t, double) sce_typed(_FastCall f, double eps, int nt) noexcept nogil:
+    """sce_run on the buffers of a fast call."""
+    cdef fl_mc_call a
+    mc_call_init(&a)
+    a.n = f.n
+    a.c = f.c
+    a.y = f.yb.buf
+    a.y64 = f.ys == 8
+    a.eps = eps
+    if f.fs == 4:
+        return sce_run(&a, <const float*>f.sb.buf, <float*>f.gp, <float*>f.lp, f.red, nt)
+    return sce_run(&a, <const double*>f.sb.buf, <double*>f.gp, <double*>f.lp, f.red, nt)
 
 
-cdef (Py_ssize_t, double) hinge_typed(_FastCall a, double margin, bint squared,
+cdef (Py_ssize_t, double) hinge_typed(_FastCall f, double margin, bint squared,
                                       int nt) noexcept nogil:
-    """hinge_core on the buffers of a fast call."""
-    if a.fs == 4 and a.ys == 8:
-        return hinge_core(<const float*>a.sb.buf, a.n, a.c, <const int64_t*>a.yb.buf, NULL,
-                          NULL, margin, squared, a.red, <float*>a.gp, <float*>a.lp, nt)
-    if a.fs == 4:
-        return hinge_core(<const float*>a.sb.buf, a.n, a.c, <const int32_t*>a.yb.buf, NULL,
-                          NULL, margin, squared, a.red, <float*>a.gp, <float*>a.lp, nt)
-    if a.ys == 8:
-        return hinge_core(<const double*>a.sb.buf, a.n, a.c, <const int64_t*>a.yb.buf, NULL,
-                          NULL, margin, squared, a.red, <double*>a.gp, <double*>a.lp, nt)
-    return hinge_core(<const double*>a.sb.buf, a.n, a.c, <const int32_t*>a.yb.buf, NULL, NULL,
-                      margin, squared, a.red, <double*>a.gp, <double*>a.lp, nt)
+    """hinge_run (Weston–Watkins) on the buffers of a fast call."""
+    cdef fl_mc_call a
+    mc_call_init(&a)
+    a.n = f.n
+    a.c = f.c
+    a.y = f.yb.buf
+    a.y64 = f.ys == 8
+    a.margin = margin
+    a.squared = squared
+    if f.fs == 4:
+        return hinge_run(&a, <const float*>f.sb.buf, <float*>f.gp, <float*>f.lp, f.red, False, nt)
+    return hinge_run(&a, <const double*>f.sb.buf, <double*>f.gp, <double*>f.lp, f.red, False, nt)
 
 
 def softmax_cross_entropy_fast(scores, y, reduction, class_weight, sample_weight,
@@ -244,7 +206,7 @@ def softmax_cross_entropy_fast(scores, y, reduction, class_weight, sample_weight
     a = fast_call(scores, y, reduction, grad, out)
     if a is None:
         return None
-    nt = threads_for(a.n * a.c, _parallel_min)
+    nt = threads_for(a.n * a.c, PARALLEL_MIN)
     if a.n * a.c >= NOGIL_MIN:
         with nogil:
             r = sce_typed(a, eps, nt)
@@ -272,7 +234,7 @@ def multiclass_hinge_fast(scores, y, margin, squared, reduction, class_weight, s
     a = fast_call(scores, y, reduction, grad, out)
     if a is None:
         return None
-    nt = threads_for(a.n * a.c, _parallel_min)
+    nt = threads_for(a.n * a.c, PARALLEL_MIN)
     if a.n * a.c >= NOGIL_MIN:
         with nogil:
             r = hinge_typed(a, delta, squared is True, nt)
@@ -305,22 +267,24 @@ def sgd_update_fast(param, grad, lr, momentum, velocity, dampening, weight_decay
     """
     cdef Py_buffer pb, gb, vb
     cdef bint got_p = False, got_g = False, got_v = False
-    cdef double lr_, mu, damp, wd
+    cdef sgd_step o
     cdef Py_ssize_t n
-    cdef int fs, nt
-    cdef bint nest, maxi
+    cdef int fs
     if (type(param) is not _ndarray or type(grad) is not _ndarray
             or (nesterov is not True and nesterov is not False)
             or (maximize is not True and maximize is not False)
-            or not real_in(lr, 0.0, INFINITY, &lr_) or not real_in(momentum, 0.0, INFINITY, &mu)
-            or not real_in(dampening, 0.0, 1.0, &damp)
-            or not real_in(weight_decay, 0.0, INFINITY, &wd)):
+            or not real_in(lr, 0.0, INFINITY, &o.lr)
+            or not real_in(momentum, 0.0, INFINITY, &o.momentum)
+            or not real_in(dampening, 0.0, 1.0, &o.dampening)
+            or not real_in(weight_decay, 0.0, INFINITY, &o.weight_decay)):
         return None
-    nest = nesterov is True
-    maxi = maximize is True
-    if nest and (mu <= 0.0 or damp != 0.0):
+    o.nesterov = nesterov is True
+    o.maximize = maximize is True
+    o.first_step = False
+    if o.nesterov and (o.momentum <= 0.0 or o.dampening != 0.0):
         return None
-    if (mu > 0.0) != (velocity is not None) or (velocity is not None and type(velocity) is not _ndarray):
+    if ((o.momentum > 0.0) != (velocity is not None)
+            or (velocity is not None and type(velocity) is not _ndarray)):
         return None
     try:
         try:
@@ -342,16 +306,13 @@ def sgd_update_fast(param, grad, lr, momentum, velocity, dampening, weight_decay
                       or overlaps(&vb, &pb) or overlaps(&vb, &gb)):
             return None
         n = pb.len // pb.itemsize
-        nt = threads_for(n, _sgd_parallel_min)
         with nogil:
             if fs == 4:
-                sgd_core(<float*>pb.buf, <const float*>gb.buf,
-                         <float*>vb.buf if got_v else NULL, n, lr_, mu, damp, wd, nest, maxi,
-                         False, nt)
+                sgd_run(&o, <float*>pb.buf, <const float*>gb.buf,
+                        <float*>vb.buf if got_v else NULL, n)
             else:
-                sgd_core(<double*>pb.buf, <const double*>gb.buf,
-                         <double*>vb.buf if got_v else NULL, n, lr_, mu, damp, wd, nest, maxi,
-                         False, nt)
+                sgd_run(&o, <double*>pb.buf, <const double*>gb.buf,
+                        <double*>vb.buf if got_v else NULL, n)
     finally:
         if got_v:
             PyBuffer_Release(&vb)

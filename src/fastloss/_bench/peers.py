@@ -1,6 +1,6 @@
 """What fastloss is timed against: its NumPy twin, PyTorch, scikit-learn, JAX and two floors.
 
-Used by ``python -m fastloss bench`` (:mod:`fastloss._timing`) and by the
+Used by ``python -m fastloss bench`` (:mod:`fastloss._bench.timing`) and by the
 pytest-benchmark suite in ``bench/``, so both time the same callables on the
 same inputs.  Nothing here is imported by ``import fastloss``; torch, sklearn
 and jax are imported when a callable of theirs is made or :func:`version`
@@ -129,7 +129,7 @@ def version(peer):
         return None
     module = MODULES[peer]
     if module is None:
-        from . import __version__
+        from .. import __version__
 
         return __version__
     return getattr(importlib.import_module(module), "__version__", "?")
@@ -304,7 +304,7 @@ def _make_fastloss(problem):
 
 
 def _make_reference(problem):
-    from . import reference
+    from .. import reference
 
     return _fastloss_or_reference(reference, problem)
 

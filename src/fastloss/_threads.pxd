@@ -1,0 +1,10 @@
+# The thread policy of every kernel build, for `cimport` (see _threads.pyx).
+
+cdef enum:
+    # Problems smaller than this many elements (rows x classes) run on one thread:
+    # starting a thread team would cost more than it saves.
+    PARALLEL_MIN = 1 << 14
+    # sgd_update does little work per element (it is memory-bound): it needs more.
+    SGD_PARALLEL_MIN = 1 << 17
+
+cdef int threads_for(Py_ssize_t elements, Py_ssize_t minimum) noexcept nogil
