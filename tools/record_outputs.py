@@ -36,11 +36,13 @@ DTYPES = ("float32", "float64")
 #: heap buffer (C > 1024), every vector tail of every ISA.
 SHAPES = [(1, 1), (1, 2), (3, 3), (17, 7), (33, 10), (64, 10), (35, 16), (19, 17), (40, 31),
           (40, 32), (33, 33), (20, 63), (20, 64), (21, 65), (13, 100), (9, 129), (5, 1000),
-          (3, 1025), (2, 2100)]
+          (3, 1025), (2, 2100),
+          # >= 2**14 elements: split over the threads when recorded with --threads 2
+          (2053, 10), (521, 33), (173, 101), (20, 1025)]
 #: N of the elementwise functions (vector tails, the binary kernels' 1024 blocks and
 #: 16384-label check blocks).
 BINARY_N = [1, 7, 16, 33, 1000, 1025, 5000, 20000]
-SGD_N = [1, 7, 100, 8193, 20000]
+SGD_N = [1, 7, 100, 8193, 20000, 140001]   # the last over SGD's thread threshold (2**17)
 
 
 def _scores(rng, n, c, dtype, kind):

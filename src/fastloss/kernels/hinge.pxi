@@ -111,7 +111,8 @@ cdef (Py_ssize_t, double) hinge_run(fl_mc_call* a, const floating* scores, float
     be ``scores``.
     """
     cdef double denom = 0.0, total = 0.0
-    cdef Py_ssize_t bad, i, t, chunk, n = a.n
+    cdef Py_ssize_t bad, i, n = a.n
+    cdef int t
     a.scores = scores
     a.grad = grad
     a.loss_out = loss_out
@@ -128,10 +129,9 @@ cdef (Py_ssize_t, double) hinge_run(fl_mc_call* a, const floating* scores, float
         for i in prange(n, schedule="static", num_threads=nt, use_threads_if=nt > 1):
             total += cs_row(a, scores, grad, loss_out, i)
     elif nt > 1:
-        # one contiguous range of rows a thread (OpenMP's static split)
-        chunk = (n + nt - 1) // nt
+        # one contiguous range of rows a thread, as OpenMP's static schedule splits them
         for t in prange(nt, schedule="static", num_threads=nt):
-            total += ww_rows(a, scores, grad, loss_out, t * chunk, min(n, (t + 1) * chunk))
+            total += ww_rows(a, scores, grad, loss_out, static_lo(n, nt, t), static_lo(n, nt, t + 1))
     else:
         total = ww_rows(a, scores, grad, loss_out, 0, n)
     return -1, total * a.scale

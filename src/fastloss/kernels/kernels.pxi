@@ -168,6 +168,13 @@ cdef inline double sum_f64(const double* x, Py_ssize_t n) noexcept nogil:
     return total
 
 
+cdef inline Py_ssize_t static_lo(Py_ssize_t n, int nt, int t) noexcept nogil:
+    """Where thread ``t`` of ``nt`` starts in ``range(n)`` under OpenMP's static
+    schedule (libgomp's split: the first ``n % nt`` threads take one more), so that
+    a loop run as one range a thread sums what ``prange(n)`` would, in its order."""
+    return t * (n // nt) + min(t, n % nt)
+
+
 cdef inline void zero(floating* x, Py_ssize_t n) noexcept nogil:
     """x[:n] = 0 (a mean over zero total weight has a zero gradient)."""
     memset(x, 0, n * sizeof(floating))

@@ -26,8 +26,8 @@ cdef extern from "simd/sce.h":
     void fl_rows_perm_f64(Py_ssize_t c, int64_t* perm) noexcept nogil
     Py_ssize_t fl_sce_rowblock_rows_f32(const fl_mc_call* a, Py_ssize_t n) noexcept nogil
     Py_ssize_t fl_sce_rowblock_rows_f64(const fl_mc_call* a, Py_ssize_t n) noexcept nogil
-    double fl_sce_rowblock_f32(const fl_mc_call* a, Py_ssize_t i0) noexcept nogil
-    double fl_sce_rowblock_f64(const fl_mc_call* a, Py_ssize_t i0) noexcept nogil
+    double fl_sce_rowblocks_f32(const fl_mc_call* a, Py_ssize_t b0, Py_ssize_t b1) noexcept nogil
+    double fl_sce_rowblocks_f64(const fl_mc_call* a, Py_ssize_t b0, Py_ssize_t b1) noexcept nogil
     double fl_sce_block_f32(const fl_mc_call* a, Py_ssize_t i0, Py_ssize_t nb) noexcept nogil
     double fl_sce_block_f64(const fl_mc_call* a, Py_ssize_t i0, Py_ssize_t nb) noexcept nogil
 
@@ -142,6 +142,7 @@ cdef (Py_ssize_t, double) sce_run(fl_mc_call* a, const floating* scores, floatin
     """
     cdef double denom = 0.0, total = 0.0
     cdef Py_ssize_t bad, blk, nblocks, rows, done = 0, k, i0
+    cdef int t
     cdef Py_ssize_t n = a.n, c = a.c
     cdef int32_t perm32[16 * FL_ROWBLOCK_MAX_C]     # L x C, L <= 16 lanes
     cdef int64_t perm64[8 * FL_ROWBLOCK_MAX_C]
@@ -176,18 +177,23 @@ cdef (Py_ssize_t, double) sce_run(fl_mc_call* a, const floating* scores, floatin
         if done:
             fl_rows_perm_f64(c, perm64)
             a.perm = perm64
-    if done and nt > 1:
-        for blk in prange(done // rows, schedule="static", num_threads=nt):
+    if done:
+        # one range of row blocks a thread, split as OpenMP's static schedule
+        # splits iterations (so a thread sums the same blocks in the same order)
+        nblocks = done // rows
+        if nt > 1:
+            for t in prange(nt, schedule="static", num_threads=nt):
+                if floating is float:
+                    total += fl_sce_rowblocks_f32(a, static_lo(nblocks, nt, t),
+                                                  static_lo(nblocks, nt, t + 1))
+                else:
+                    total += fl_sce_rowblocks_f64(a, static_lo(nblocks, nt, t),
+                                                  static_lo(nblocks, nt, t + 1))
+        else:
             if floating is float:
-                total += fl_sce_rowblock_f32(a, blk * rows)
+                total += fl_sce_rowblocks_f32(a, 0, nblocks)
             else:
-                total += fl_sce_rowblock_f64(a, blk * rows)
-    elif done:
-        for blk in range(done // rows):
-            if floating is float:
-                total += fl_sce_rowblock_f32(a, blk * rows)
-            else:
-                total += fl_sce_rowblock_f64(a, blk * rows)
+                total += fl_sce_rowblocks_f64(a, 0, nblocks)
     nblocks = (n - done + FL_SCE_ROW_BLOCK - 1) // FL_SCE_ROW_BLOCK
     if nt > 1 and nblocks > 1:
         for blk in prange(nblocks, schedule="static", num_threads=nt):

@@ -135,7 +135,18 @@ FL_INLINE fl_vd fl_f64_log(fl_vd x)
     fl_vd f = (m - 1.0) / (m + 1.0);
     fl_vd f2 = f * f;
     fl_vd p = fl_f64_splat(1.0 / 23);
-    for (int k = 21; k >= 3; k -= 2) p = p * f2 + 1.0 / k;
+    /* (spelled out: as a loop over k, gcc does not always unroll it where it
+     * inlines this, and then divides 1.0 / k in every step) */
+    p = p * f2 + 1.0 / 21;
+    p = p * f2 + 1.0 / 19;
+    p = p * f2 + 1.0 / 17;
+    p = p * f2 + 1.0 / 15;
+    p = p * f2 + 1.0 / 13;
+    p = p * f2 + 1.0 / 11;
+    p = p * f2 + 1.0 / 9;
+    p = p * f2 + 1.0 / 7;
+    p = p * f2 + 1.0 / 5;
+    p = p * f2 + 1.0 / 3;
     /* The products are rounded as they are: whether gcc fuses one of them
      * into an fma with the sum differs between inlined copies of this
      * function (seen: the serial and the threaded loop of softmax_cross_entropy),
@@ -275,6 +286,8 @@ FL_INLINE FL_V FL_OP(log1p_unit)(FL_V e)
     FL_V s = e / ((FL_T)2 + e);
     FL_V z = s * s;
     FL_V p = FL_OP(splat)((FL_T)2 / (FL_T)FL_LOG1P_TOP);
+    /* unrolled, so that every 2/k is a constant (see fl_f64_log) */
+#pragma GCC unroll 16
     for (int k = FL_LOG1P_TOP - 2; k >= 3; k -= 2) p = p * z + (FL_T)2 / (FL_T)k;
     return (s * z) * p + (s + s);
 }

@@ -138,9 +138,10 @@ FL_INLINE void FL_FN(sce_label_row_done)(const fl_mc_call *a, FL_FN(sce_rows) *b
  * plain (a compile-time constant): no weights, smoothing, ignore_index, and
  * not in place -- the common call, for which the compiler drops every test
  * of an option.  The same operations in the same order: the same results.
- * y64 (also a constant): the labels' width.  The call is read from a local
- * copy, which no store to the outputs can change (the extensions are built
- * with -fno-strict-aliasing, Python's). */
+ * y64: the labels' width, a constant in the plain copies (the general one
+ * reads it per label: its options cost more than that test).  The call is
+ * read from a local copy, which no store to the outputs can change (the
+ * extensions are built with -fno-strict-aliasing, Python's). */
 FL_INLINE double FL_FN(sce_block_impl)(const fl_mc_call *call, ptrdiff_t i0, ptrdiff_t nb,
                                        const int plain, const int y64)
 {
@@ -170,21 +171,31 @@ FL_INLINE double FL_FN(sce_block_impl)(const fl_mc_call *call, ptrdiff_t i0, ptr
         by_label = tmp != NULL;
     }
     if (by_label) {
+        /* Out of place (lag), a row is done after the next row's exps, the
+         * last one after the loop (r == nb); in place, right after its own.
+         * (One call site: each copy of this loop inlines it once.) */
         const int lag = !in_place;
-        ptrdiff_t prev = -1;
-        for (r = 0; r < nb; r++) {
-            i = i0 + r;
-            const ptrdiff_t yi = fl_label_at(a->y, y64, i);
-            if (use_ignore && yi == a->ignore_index) continue;
-            FL_T *g = grad != NULL ? grad + i * c : NULL;
-            FL_FN(row_exp_sums)(scores + i * c, 0, yi, in_place ? tmp : g, c, &b.sums[r],
-                                &b.sums_m1[r], 1);
-            if (!lag) {
-                FL_FN(sce_label_row_done)(a, &b, tmp, in_place, i, r, plain, y64);
-                continue;
+        ptrdiff_t prev = -1, cur, done;
+        for (r = 0; r <= nb; r++) {
+            cur = -1;
+            if (r < nb) {
+                i = i0 + r;
+                const ptrdiff_t yi = fl_label_at(a->y, y64, i);
+                if (!(use_ignore && yi == a->ignore_index)) {
+                    FL_T *g = grad != NULL ? grad + i * c : NULL;
+                    FL_FN(row_exp_sums)(scores + i * c, 0, yi, in_place ? tmp : g, c,
+                                        &b.sums[r], &b.sums_m1[r], 1);
+                    cur = r;
+                }
             }
-            if (prev >= 0) FL_FN(sce_label_row_done)(a, &b, tmp, in_place, i0 + prev, prev, plain, y64);
-            prev = r;
+            done = -1;
+            if (!lag) {
+                done = cur;
+            } else if (cur >= 0 || r == nb) {
+                done = prev;
+                prev = cur;
+            }
+            if (done >= 0) FL_FN(sce_label_row_done)(a, &b, tmp, in_place, i0 + done, done, plain, y64);
         }
         if (prev >= 0) FL_FN(sce_label_row_done)(a, &b, tmp, in_place, i0 + prev, prev, plain, y64);
         if (tmp != NULL && tmp != rowbuf) free(tmp);
@@ -243,7 +254,7 @@ static inline double FL_FN(sce_block)(const fl_mc_call *a, ptrdiff_t i0, ptrdiff
         !(a->grad != NULL && a->grad == a->scores))
         return a->y64 ? FL_FN(sce_block_impl)(a, i0, nb, 1, 1)
                       : FL_FN(sce_block_impl)(a, i0, nb, 1, 0);
-    return a->y64 ? FL_FN(sce_block_impl)(a, i0, nb, 0, 1) : FL_FN(sce_block_impl)(a, i0, nb, 0, 0);
+    return FL_FN(sce_block_impl)(a, i0, nb, 0, a->y64);  /* (the label width read per label) */
 }
 
 /* How many of the first n rows the row-block path takes (a whole number of
@@ -261,14 +272,12 @@ static inline ptrdiff_t FL_FN(sce_rowblock_rows)(const fl_mc_call *a, ptrdiff_t 
  * and sum vectorised across the rows by fl_rows_exp_sum_*, the logs in vector
  * calls, the loss per row, then the gradient scaled by fl_rows_scale_* and
  * the label terms subtracted.  The same per-row formulas as fl_sce_block_*.
- * a->grad may be a->scores.  (plain, y64 and the local copy as in sce_block_impl.) */
-FL_INLINE double FL_FN(sce_rowblock_impl)(const fl_mc_call *call, ptrdiff_t i0, const int plain,
-                                          const int y64)
+ * a->grad may be a->scores; y64 a constant, as in sce_block_impl. */
+FL_INLINE double FL_FN(sce_rowblock_impl)(const fl_mc_call *a, ptrdiff_t i0, const int y64)
 {
-    const fl_mc_call local = *call, *a = &local;
-    const double *cw = plain ? NULL : a->cw;
-    const double *sw = plain ? NULL : a->sw;
-    const int use_ignore = plain ? 0 : a->use_ignore;
+    const double *cw = a->cw;
+    const double *sw = a->sw;
+    const int use_ignore = a->use_ignore;
     double sums[16], sums_m1[16], logs[16], sy[16], label_grad[16];
     FL_T maxes[16], factors[16];
     FL_T scratch[16 * FL_ROWBLOCK_MAX_C];      /* L x C, when there is no gradient */
@@ -336,12 +345,21 @@ FL_INLINE double FL_FN(sce_rowblock_impl)(const fl_mc_call *call, ptrdiff_t i0, 
     return total;
 }
 
-static inline double FL_FN(sce_rowblock)(const fl_mc_call *a, ptrdiff_t i0)
+/* Row blocks b0 .. b1-1 (rows b0·FL_ROWS .. b1·FL_ROWS-1); their loss sum,
+ * added block by block.  One call a thread: the call is copied once (no store
+ * to the outputs can change the copy) and the label width tested once, not
+ * per block of a few short rows.  Unlike the per-row loop, this one has no
+ * plain copy: it measured no faster. */
+static inline double FL_FN(sce_rowblocks)(const fl_mc_call *call, ptrdiff_t b0, ptrdiff_t b1)
 {
-    if (a->cw == NULL && a->sw == NULL && !a->use_ignore)
-        return a->y64 ? FL_FN(sce_rowblock_impl)(a, i0, 1, 1)
-                      : FL_FN(sce_rowblock_impl)(a, i0, 1, 0);
-    return a->y64 ? FL_FN(sce_rowblock_impl)(a, i0, 0, 1) : FL_FN(sce_rowblock_impl)(a, i0, 0, 0);
+    const fl_mc_call local = *call;
+    double total = 0.0;
+    ptrdiff_t blk;
+    if (local.y64)
+        for (blk = b0; blk < b1; blk++) total += FL_FN(sce_rowblock_impl)(&local, blk * FL_ROWS, 1);
+    else
+        for (blk = b0; blk < b1; blk++) total += FL_FN(sce_rowblock_impl)(&local, blk * FL_ROWS, 0);
+    return total;
 }
 
 #endif /* FL_BITS */

@@ -357,9 +357,18 @@ static inline double FL_FN(row_shifted_sum)(const FL_T *x, double shift, const d
     double acc[16], total;
     ptrdiff_t b, j, k, nv = n - n % 16;
     for (k = 0; k < 16; k++) acc[k] = 0.0;
-    for (b = 0; b < nv / 16; b++) {
-        j = b * 16;
-        for (k = 0; k < 16; k++) acc[k] += (w != NULL ? w[j + k] : 1.0) * ((double)x[j + k] - shift);
+    /* two loops, not a select in one: gcc vectorises neither inlined in the
+     * softmax-CE loop otherwise (1·d adds exactly what d does) */
+    if (w == NULL) {
+        for (b = 0; b < nv / 16; b++) {
+            j = b * 16;
+            for (k = 0; k < 16; k++) acc[k] += (double)x[j + k] - shift;
+        }
+    } else {
+        for (b = 0; b < nv / 16; b++) {
+            j = b * 16;
+            for (k = 0; k < 16; k++) acc[k] += w[j + k] * ((double)x[j + k] - shift);
+        }
     }
     total = 0.0;
     for (k = 0; k < 16; k++) total += acc[k];
