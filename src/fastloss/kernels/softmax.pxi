@@ -137,7 +137,7 @@ cdef (Py_ssize_t, double) sce_run(fl_mc_call* a, const floating* scores, floatin
     Shared by the entry below and the fast entry of fastpath.pxi.  Checks the
     labels and totals the weights before anything is written; then rows in
     blocks over ``nt`` threads: with few classes and no label smoothing
-    blocks of rows vectorised across the rows (fl_sce_rowblock_*), the rest
+    blocks of rows vectorised across the rows (fl_sce_rowblocks_*), the rest
     (or all) in blocks of FL_SCE_ROW_BLOCK rows (fl_sce_block_*; see sce.h).
     """
     cdef double denom = 0.0, total = 0.0

@@ -5,8 +5,8 @@
  * every array a block needs private to its thread.  A call's arrays and
  * options travel together in one fl_mc_call (call.h).  Two loops:
  *
- *   fl_sce_rowblock_*  few classes (C <= FL_SCE_ROWBLOCK_MAX_C): FL_ROWS rows
- *                      at once, vectorised across the rows (rowblock.h);
+ *   fl_sce_rowblocks_* few classes (C <= FL_SCE_ROWBLOCK_MAX_C): blocks of FL_ROWS rows,
+ *                      each vectorised across its rows (rowblock.h);
  *   fl_sce_block_*     any C: up to FL_SCE_ROW_BLOCK rows, one row at a time.
  *
  * Both compute, for row i with weight w_i = cw_{y_i}·sw_i and smoothing ε,
