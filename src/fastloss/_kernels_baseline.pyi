@@ -94,6 +94,35 @@ def sgd_update(
 ) -> None: ...
 def sum_squares(x: _Array) -> float: ...
 
+# The training engine (kernels/train.pxi).
+def all_finite(x: _Array) -> bool: ...
+def train_epoch(
+    X: _Array,
+    y: _Array,
+    Wt: _Array,
+    order: _Array | None,
+    lr: _Array,
+    history: _Array,
+    *,
+    loss: str,
+    batch_size: int,
+    b: _Array | None = ...,
+    Vt: _Array | None = ...,
+    Vb: _Array | None = ...,
+    sample_weight: _Array | None = ...,
+    margin: float = ...,
+    reg: float = ...,
+    momentum: float = ...,
+    nesterov: bool = ...,
+    steps_before: int = ...,
+    start: int = ...,
+    stop: int = ...,
+    features: int = ...,
+) -> int: ...
+def linear_gradient(
+    X: _Array, y: _Array, Wt: _Array, dWt: _Array, *, loss: str, margin: float
+) -> float: ...
+
 # The fast entries (kernels/fastpath.pxi) take the public function's arguments, in its order.
 def softmax_cross_entropy_fast(
     scores: object,

@@ -6,5 +6,8 @@ cdef enum:
     PARALLEL_MIN = 1 << 14
     # sgd_update does little work per element (it is memory-bound): it needs more.
     SGD_PARALLEL_MIN = 1 << 17
+    # The training engine: multiply-adds of one product of a step (batch x features x
+    # classes); below this a step's two barriers cost more than a second thread saves.
+    TRAIN_PARALLEL_MIN = 1 << 20
 
 cdef int threads_for(Py_ssize_t elements, Py_ssize_t minimum) noexcept nogil

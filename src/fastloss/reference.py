@@ -378,3 +378,36 @@ def softmax_loss(W, X, y, reg=0.0):
     dscores /= num_train
     dW = X.T.dot(dscores) + 2 * reg * W
     return float(loss), dW
+
+
+def train_epoch(X, y, W, order, lr, *, loss, batch_size, b=None, V=None, Vb=None,
+                sample_weight=None, margin=1.0, reg=0.0, momentum=0.0, nesterov=False):
+    """One epoch of mini-batch SGD of a linear classifier, a step at a time: the
+    twin of the training engine (``fastloss._training``).
+
+    Batch k is ``X[order[k·B:(k+1)·B]]``.  Its loss is the (weighted) mean of
+    ``loss`` ("softmax" or "hinge") over the scores ``Xb·W + b`` plus
+    ``reg·ΣW²``; then W and b take an SGD step with ``lr[k]`` (torch's rule,
+    weight decay ``2·reg`` on W only, velocities V and Vb updated in place: pass
+    zeros before the first step).  W is (D, C).  Returns each step's loss.
+    """
+    n = X.shape[0]
+    history = []
+    for k, start in enumerate(range(0, n, batch_size)):
+        idx = order[start:start + batch_size]
+        Xb, yb = X[idx], y[idx]
+        swb = None if sample_weight is None else sample_weight[idx]
+        S = Xb @ W
+        if b is not None:
+            S += b
+        if loss == "softmax":
+            value, dS = softmax_cross_entropy(S, yb, sample_weight=swb)
+        else:
+            value, dS = multiclass_hinge(S, yb, margin=margin, sample_weight=swb)
+        history.append(value + reg * float(np.sum(W.astype(np.float64) ** 2)))
+        sgd_update(W, Xb.T @ dS, lr=lr[k], momentum=momentum, velocity=V,
+                   weight_decay=2 * reg, nesterov=nesterov)
+        if b is not None:
+            sgd_update(b, dS.sum(axis=0), lr=lr[k], momentum=momentum, velocity=Vb,
+                       nesterov=nesterov)
+    return np.array(history)
