@@ -1,101 +1,158 @@
 """Mini-batch SGD over in-memory data: the loop of :class:`fastloss.LinearClassifier`.
 
-One :class:`MiniBatchSGD` holds the buffers of one run; fastloss.dask runs one
-per shard on its workers.
+One :class:`MiniBatchSGD` holds the state of one run; fastloss.dask runs one
+per shard on its workers.  An epoch is one call of the training engine
+(``train_epoch``, kernels/train.pxi and simd/train.h): every step of it in
+C, without the GIL and without a return to Python.  Its NumPy twin, the
+step as this module ran it before the engine (gather, two products, the
+loss, the update), is :func:`fastloss.reference.train_epoch`.
 """
 
 import numpy as np
 
 from . import _dispatch
-from .losses import multiclass_hinge, softmax_cross_entropy
+
+
+class TrainingDiverged(FloatingPointError):
+    """The loss of a step was not finite: the run stopped before that step's update.
+
+    ``step`` is the step's index within its epoch (0-based) and ``loss`` its value.
+    """
+
+    def __init__(self, step, loss):
+        self.step, self.loss = int(step), float(loss)
+        super().__init__(f"the loss was {self.loss} at step {self.step + 1}")
 
 
 class MiniBatchSGD:
-    """The preallocated buffers and the step of one mini-batch SGD run.
+    """The state of one mini-batch SGD run.
 
-    ``Xa`` is the training data (C-contiguous, with a column of ones appended
-    when there is an intercept), ``yc`` the class codes, ``W`` the (D', C)
-    weights updated in place (the last row is the intercept if any).  After
-    construction, :meth:`step` allocates no array: the batch is gathered into
-    ``Xb``/``yb`` with ``np.take(out=)`` (or, without shuffling, is a slice of
-    the data), the products go into ``S`` and
-    ``dW`` with ``np.matmul(out=)``, the kernels write in place.
+    ``X`` is the training data (C-contiguous, of the weights' dtype: read in
+    place, never copied or written), ``yc`` the class codes (int64 in
+    [0, C)), ``W`` the (D', C) weights, D' = D + 1 with an intercept (its
+    last row), written at the end of every epoch; ``V`` the momentum buffer
+    of the same shape.  The engine works on ``W`` transposed (C, D), so both
+    products run along the rows of X; :meth:`epoch` copies W and V in at its
+    start and out at its end (D·C elements: nothing next to an epoch), so
+    that the caller may set ``V`` or ``steps`` between epochs.
+
+    After construction nothing is allocated per step; an epoch allocates its
+    learning rates (one float per step) and the engine its gradient buffers.
     """
 
-    def __init__(self, Xa, yc, W, *, loss, reg, batch_size, momentum, nesterov,
-                 intercept, shuffle, rng, schedule, lr, margin=1.0):
-        n, d = Xa.shape
+    def __init__(self, X, yc, W, *, loss, reg, batch_size, momentum, nesterov,
+                 intercept, shuffle, rng, schedule, lr, margin=1.0, sample_weight=None):
+        n, d = X.shape
         c = W.shape[1]
-        self.Xa, self.yc, self.W = Xa, yc, W
-        self.n = n
+        if W.shape[0] != d + bool(intercept):
+            raise ValueError(f"W must have {d + bool(intercept)} rows, got {W.shape[0]}")
+        self.X, self.yc, self.W = X, np.ascontiguousarray(yc, np.int64), W
+        self.n, self.d = n, d
         self.rng = rng
         self.shuffle = shuffle
+        self.loss = loss
+        self.margin = float(margin)
         self.reg = float(reg)
         self.momentum = float(momentum)
         self.nesterov = bool(nesterov)
         self.schedule, self.lr = schedule, float(lr) if schedule is None else None
-        b = min(batch_size, n)
+        self.batch_size = min(int(batch_size), n)
+        self.sample_weight = (None if sample_weight is None
+                              else np.ascontiguousarray(sample_weight, np.float64))
+        self.intercept = bool(intercept)
         self.order = np.arange(n, dtype=np.intp)
         self.perm = self.order.copy()
-        self.Xb = np.empty((b, d), Xa.dtype) if shuffle else None
-        self.yb = np.empty(b, np.int64) if shuffle else None
-        self.S = np.empty((b, c), Xa.dtype)
-        self.dW = np.empty_like(W)
         self.V = np.zeros_like(W) if self.momentum > 0 else None
-        # the weights that are regularised and those that are not (the intercept row)
-        dr = d - 1 if intercept else d
-        self.parts = [(W[:dr].reshape(-1), self.dW[:dr].reshape(-1),
-                       None if self.V is None else self.V[:dr].reshape(-1), 2.0 * self.reg)]
-        if intercept:
-            self.parts.append((W[dr:].reshape(-1), self.dW[dr:].reshape(-1),
-                               None if self.V is None else self.V[dr:].reshape(-1), 0.0))
-        self.W_reg = self.parts[0][0]
-        if loss == "softmax":
-            self.loss_fn, self.loss_options = softmax_cross_entropy, {}
-        else:
-            self.loss_fn, self.loss_options = multiclass_hinge, {"margin": float(margin)}
-        # every batch's views, made once (the permutation is shuffled in place);
-        # without shuffling a batch is a slice of the data itself: nothing to gather
-        self.batches = []
-        for start in range(0, n, b):
-            stop = min(start + b, n)
-            m = stop - start
-            if shuffle:
-                Xb, yb, gather = self.Xb[:m], self.yb[:m], True
-            else:
-                Xb, yb, gather = Xa[start:stop], yc[start:stop], False
-            self.batches.append((gather, self.perm[start:stop], Xb, Xb.T, yb, self.S[:m]))
+        self.Wt = np.empty((c, d), W.dtype)
+        self.b = np.empty(c, W.dtype) if intercept else None
+        self.Vt = np.empty((c, d), W.dtype) if self.V is not None else None
+        self.Vb = np.empty(c, W.dtype) if (self.V is not None and intercept) else None
         self.steps = 0
 
     @property
     def steps_per_epoch(self):
-        return len(self.batches)
+        return -(-self.n // self.batch_size)
 
-    def step(self, k):
-        """Mini-batch ``k`` of the current epoch; returns its loss (before the update)."""
-        gather, idx, Xb, XbT, yb, S = self.batches[k]
-        if gather:
-            np.take(self.Xa, idx, axis=0, out=Xb, mode="clip")  # indices are valid: clip never clips
-            np.take(self.yc, idx, out=yb, mode="clip")
-        np.matmul(Xb, self.W, out=S)
-        loss = self.loss_fn(S, yb, out=S, **self.loss_options)[0]
-        np.matmul(XbT, S, out=self.dW)
-        if self.reg != 0.0:
-            loss += self.reg * _dispatch.kernels.sum_squares(self.W_reg)
-        lr = self.lr if self.schedule is None else self.schedule(self.steps)
-        first = self.steps == 0
-        for p, g, vel, wd in self.parts:
-            _dispatch.kernels.sgd_update(p, g, velocity=vel, lr=lr, momentum=self.momentum,
-                                         weight_decay=wd, nesterov=self.nesterov, first_step=first)
-        self.steps += 1
-        return loss
+    def learning_rates(self, epoch_start, start, stop):
+        """Step k's learning rate at ``lr[k]`` for the epoch's steps ``start .. stop-1``
+        (float64; the epoch's first step is the run's step ``epoch_start``)."""
+        if self.schedule is None:
+            return np.full(stop, self.lr)
+        lr = np.zeros(stop)
+        for k in range(start, stop):
+            lr[k] = self.schedule(epoch_start + k)
+        return lr
+
+    def _load(self):
+        d = self.d
+        np.copyto(self.Wt, self.W[:d].T)
+        if self.b is not None:
+            np.copyto(self.b, self.W[d])
+        if self.V is not None:
+            np.copyto(self.Vt, self.V[:d].T)
+            if self.Vb is not None:
+                np.copyto(self.Vb, self.V[d])
+
+    def _store(self):
+        d = self.d
+        np.copyto(self.W[:d], self.Wt.T)
+        if self.b is not None:
+            np.copyto(self.W[d], self.b)
+        if self.V is not None:
+            np.copyto(self.V[:d], self.Vt.T)
+            if self.Vb is not None:
+                np.copyto(self.V[d], self.Vb)
 
     def epoch(self, history, offset):
-        """One pass over the data; writes each step's loss into ``history[offset:]``."""
+        """One pass over the data; writes each step's loss into ``history[offset:]``.
+
+        Raises :class:`TrainingDiverged` if a step's loss is not finite; ``W``,
+        ``V`` and ``steps`` are then left as they were before the epoch.  (The
+        weights after the last step are not checked here: see
+        :meth:`weights_finite`.)
+        """
+        self.run_steps(history[offset:offset + self.steps_per_epoch])
+
+    def run_steps(self, history, start=0, stop=None):
+        """Steps ``start .. stop-1`` of an epoch (all by default), ``history[k]`` their losses.
+
+        The epoch's order is drawn from the generator first (so that
+        fastloss.dask's shards, which run an epoch in rounds from a generator
+        seeded alike each round, see one order).  ``steps`` counts the steps
+        made; on :class:`TrainingDiverged`, W, V and ``steps`` are unchanged.
+        """
         if self.shuffle:
             # each epoch's order depends only on the generator's state, so
             # partial_fit epoch by epoch equals fit
             np.copyto(self.perm, self.order)
             self.rng.shuffle(self.perm)
-        for k in range(len(self.batches)):
-            history[offset + k] = self.step(k)
+            order = self.perm
+        else:
+            order = None
+        spe = self.steps_per_epoch
+        stop = spe if stop is None else stop
+        self._load()
+        bad = _dispatch.kernels.train_epoch(
+            self.X, self.yc, self.Wt, order, self.learning_rates(self.steps - start, start, stop),
+            history,
+            loss=self.loss, batch_size=self.batch_size, b=self.b, Vt=self.Vt, Vb=self.Vb,
+            sample_weight=self.sample_weight, margin=self.margin, reg=self.reg,
+            momentum=self.momentum, nesterov=self.nesterov, steps_before=self.steps - start,
+            start=start, stop=stop,
+        )
+        if bad < 0:
+            # the last step's loss is taken before its update (the engine
+            # stops at the first non-finite data loss); weights overflowed by
+            # an epoch's last update make the next epoch's first loss
+            # non-finite, and the caller checks them after the last epoch
+            nonfinite = np.flatnonzero(~np.isfinite(history[start:stop]))
+            if nonfinite.size:
+                bad = start + int(nonfinite[0])
+        if bad >= 0:
+            raise TrainingDiverged(bad, history[bad])
+        self._store()
+        self.steps += stop - start
+
+    def weights_finite(self):
+        """Whether W (and the intercept) are all finite."""
+        return bool(np.isfinite(self.W).all())

@@ -3,15 +3,17 @@
 :class:`LinearClassifier` follows scikit-learn's estimator conventions
 (``fit``/``predict``/``score``, ``get_params``/``set_params``, fitted
 attributes ending in ``_``) without depending on it.  Training is CS231n's
-loop: sample a mini-batch, scores = X_b·W, loss and d loss / d scores in one
-fused kernel pass (written over the scores), dW = X_bᵀ·dS, and the in-place
-SGD kernel, which also applies the L2 penalty as weight decay 2·reg·W.  Every
-buffer is allocated once per fit: a step allocates no array (see
+loop: sample a mini-batch, scores = X_b·W + b, the loss and d loss / d scores,
+dW = X_bᵀ·dS, and torch.optim.SGD's update, with the L2 penalty as weight
+decay 2·reg·W.  Each epoch is one call of the training engine
+(kernels/train.pxi, simd/train.h), which runs every step of it in C without
+the GIL, reading the batch's rows in place (see
 :class:`fastloss._training.MiniBatchSGD`).
 """
 
 from __future__ import annotations
 
+import copy
 import inspect
 import sys
 import time
@@ -20,8 +22,9 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from . import _dispatch
 from . import _validation as v
-from ._training import MiniBatchSGD
+from ._training import MiniBatchSGD, TrainingDiverged
 from .optim import LRSchedule
 
 if TYPE_CHECKING:
@@ -36,7 +39,8 @@ class NotFittedError(ValueError, AttributeError):
     """The estimator is used before ``fit`` (a ValueError and an AttributeError, like scikit-learn's)."""
 
 
-def _check_X(X, name="X"):
+def _check_X(X, name="X", finite=True):
+    """X as an array, checked: real, 2-D, not empty; without NaN or infinity if ``finite``."""
     arr = np.asarray(X)
     if arr.dtype.kind not in "fiub":
         raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
@@ -46,9 +50,19 @@ def _check_X(X, name="X"):
         raise ValueError(f"{name} has no samples (shape {arr.shape})")
     if arr.shape[1] == 0:
         raise ValueError(f"{name} has no features (shape {arr.shape})")
-    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
-        raise ValueError(f"{name} contains NaN or infinity")
+    if finite and arr.dtype.kind == "f" and not _all_finite(arr):
+        raise _not_finite(name)
     return arr
+
+
+def _not_finite(name):
+    return ValueError(f"{name} contains NaN or infinity")
+
+
+def _all_finite(arr):
+    if arr.dtype in (np.float32, np.float64) and arr.flags.c_contiguous and arr.dtype.isnative:
+        return _dispatch.kernels.all_finite(arr.reshape(-1))  # one read, no temporary
+    return bool(np.isfinite(arr).all())
 
 
 def _check_y(y, n):
@@ -219,18 +233,35 @@ class LinearClassifier:
         return dict(reg=reg, schedule=schedule, lr=lr, batch_size=batch, epochs=epochs,
                     momentum=momentum, nesterov=nesterov, dtype=dtype)
 
-    def _prepare(self, X, dtype):
-        """X as a C-contiguous array of ``dtype`` with a ones column when fitting an intercept."""
-        n, d = X.shape
-        Xa = np.empty((n, d + 1 if self.fit_intercept else d), dtype)
-        Xa[:, :d] = X
-        if self.fit_intercept:
-            Xa[:, d] = 1
-        return Xa
+    #: What fit and partial_fit change: put back as it was when they fail.
+    _STATE = ("coef_", "intercept_", "classes_", "n_features_in_", "n_iter_", "_W", "_V",
+              "_steps", "_rng", "loss_history_", "epoch_loss_")
+
+    def _save_state(self):
+        saved = {}
+        for attr in self._STATE:
+            if attr in self.__dict__:
+                val = self.__dict__[attr]
+                if isinstance(val, np.random.Generator):
+                    val = copy.deepcopy(val)
+                elif isinstance(val, np.ndarray):
+                    val = val.copy()
+                saved[attr] = val
+        return saved
+
+    def _restore_state(self, saved):
+        for attr in self._STATE:
+            self.__dict__.pop(attr, None)
+        self.__dict__.update(saved)
+        if "_W" in saved:  # coef_ and intercept_ are views of _W
+            d = saved["n_features_in_"]
+            self.coef_ = self._W[:d].T
+            if self.fit_intercept and self._W.shape[0] == d + 1:
+                self.intercept_ = self._W[d]
 
     def fit(self, X: npt.ArrayLike, y: npt.ArrayLike) -> Self:
         """Fit from scratch: ``epochs`` passes of mini-batch SGD.  Returns self."""
-        X = _check_X(X)
+        X = _check_X(X, finite=False)  # NaN/inf: found by training, see _fit
         y = _check_y(y, X.shape[0])
         classes = np.unique(y)
         if classes.shape[0] < 2:
@@ -238,8 +269,6 @@ class LinearClassifier:
                 f"y has a single class ({classes[0]!r}); a classifier needs at least two"
             )
         params = self._checked_params()  # before anything is dropped: a rejected fit keeps the model
-        for attr in ("coef_", "intercept_", "classes_", "_W", "loss_history_", "epoch_loss_"):
-            self.__dict__.pop(attr, None)
         return self._fit(X, y, classes, params, reset=True)
 
     def partial_fit(self, X: npt.ArrayLike, y: npt.ArrayLike, classes: npt.ArrayLike | None = None) -> Self:
@@ -248,7 +277,7 @@ class LinearClassifier:
         ``classes`` lists every label the model will see (all of them must be
         known at the first call); by default the labels of this first ``y``.
         """
-        X = _check_X(X)
+        X = _check_X(X, finite=False)  # NaN/inf: found by training, see _fit
         y = _check_y(y, X.shape[0])
         params = self._checked_params()
         params["epochs"] = 1
@@ -274,9 +303,38 @@ class LinearClassifier:
         return self._fit(X, y, cl, params, reset=not fitted)
 
     def _fit(self, X, y, classes, params, *, reset):
+        """Train; if anything fails or is interrupted, the model is left as it was.
+
+        X is not checked for NaN and infinity beforehand (a pass over X, a
+        quarter of an epoch's time): one in X makes a step's loss or the
+        weights non-finite, so training stops with a FloatingPointError, and
+        only then is X checked, to say which it was.
+        """
+        saved = self._save_state()
+        try:
+            return self._train(X, y, classes, params, reset=reset)
+        except BaseException as err:  # KeyboardInterrupt included: never a half-trained model
+            self._restore_state(saved)
+            if isinstance(err, FloatingPointError) and X.dtype.kind == "f" and not _all_finite(X):
+                raise _not_finite("X") from None
+            raise
+
+    def _train(self, X, y, classes, params, *, reset):
         dtype = params["dtype"]
         n, d = X.shape
-        if reset:
+        if not reset:
+            if self._W.dtype != dtype:
+                raise ValueError(
+                    f"dtype changed from {self._W.dtype} to {dtype} between partial_fit calls"
+                )
+            if self._W.shape[0] != (d + 1 if self.fit_intercept else d):
+                raise ValueError(
+                    f"fit_intercept changed between partial_fit calls (the model was started "
+                    f"with fit_intercept={not self.fit_intercept}); call fit to start again"
+                )
+        else:
+            for attr in self._STATE:
+                self.__dict__.pop(attr, None)
             self._rng = np.random.default_rng(self.random_state)
             c = classes.shape[0]
             W = np.zeros((d + 1 if self.fit_intercept else d, c), dtype)
@@ -290,16 +348,11 @@ class LinearClassifier:
             self.epoch_loss_ = np.empty(0)
             self.coef_ = W[:d].T
             self.intercept_ = W[d] if self.fit_intercept else np.zeros(c, dtype)
-        elif self._W.dtype != dtype:
-            raise ValueError(f"dtype changed from {self._W.dtype} to {dtype} between partial_fit calls")
-        elif self._W.shape[0] != (d + 1 if self.fit_intercept else d):
-            raise ValueError(
-                f"fit_intercept changed between partial_fit calls (the model was started with "
-                f"fit_intercept={not self.fit_intercept}); call fit to start again"
-            )
         yc = np.searchsorted(classes, y).astype(np.int64)
+        # read in place by the engine: no copy when X already is C-contiguous of dtype
+        Xc = np.ascontiguousarray(X, dtype)
         trainer = MiniBatchSGD(
-            self._prepare(X, dtype), yc, self._W, loss=self.loss, reg=params["reg"],
+            Xc, yc, self._W, loss=self.loss, reg=params["reg"],
             batch_size=params["batch_size"], momentum=params["momentum"],
             nesterov=params["nesterov"], intercept=self.fit_intercept, shuffle=self.shuffle,
             rng=self._rng, schedule=params["schedule"], lr=params["lr"],
@@ -313,13 +366,20 @@ class LinearClassifier:
         epoch_loss = np.empty(epochs)
         for e in range(epochs):
             t0 = time.perf_counter()
-            with np.errstate(over="ignore", invalid="ignore"):  # divergence is checked below
+            try:
                 trainer.epoch(history, e * spe)
-            epoch_loss[e] = history[e * spe:(e + 1) * spe].mean()
-            if not np.isfinite(epoch_loss[e]):
+            except TrainingDiverged as err:
                 raise FloatingPointError(
-                    f"the loss diverged to {epoch_loss[e]} in epoch {self.n_iter_ + e + 1}; "
-                    "lower learning_rate"
+                    f"training diverged in epoch {self.n_iter_ + e + 1}: {err} of {spe} "
+                    f"(batches of {trainer.batch_size} rows); lower learning_rate. The model "
+                    "is left as it was before this call"
+                ) from None
+            epoch_loss[e] = history[e * spe:(e + 1) * spe].mean()
+            if e == epochs - 1 and not trainer.weights_finite():
+                raise FloatingPointError(
+                    f"training diverged in epoch {self.n_iter_ + e + 1}: the weights overflowed "
+                    "in its last update; lower learning_rate. The model is left as it was "
+                    "before this call"
                 )
             if self.verbose:
                 print(f"epoch {self.n_iter_ + e + 1:4d}  loss {epoch_loss[e]:.6f}  "

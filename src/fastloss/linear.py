@@ -1,11 +1,13 @@
 """CS231n's linear-classifier losses ``(W, X, y, reg) -> (loss, dW)`` and its gradient check.
 
 :func:`svm_loss` and :func:`softmax_loss` are CS231n's ``svm_loss_vectorized``
-and ``softmax_loss_vectorized``: the two matrix products go through NumPy's
-BLAS, the fused losses (:func:`fastloss.multiclass_hinge`,
-:func:`fastloss.softmax_cross_entropy`) compute the loss and the gradient of
-the scores in place, and the L2 penalty is summed by a kernel
-(``sum_squares``, kernels/sgd.pxi).  Their NumPy twins are in
+and ``softmax_loss_vectorized``, computed in one pass over X by the training
+engine's machinery (``linear_gradient``, kernels/train.pxi, simd/train.h):
+for a group of rows, the scores x·W, the loss's gradient of the scores by the
+loops of :func:`fastloss.multiclass_hinge` / :func:`fastloss.softmax_cross_entropy`,
+and dW += xᵀ·dS while the rows are in cache -- X is read once, where the
+textbook's two matrix products read it twice.  The L2 penalty is summed by a
+kernel (``sum_squares``, kernels/sgd.pxi).  Their NumPy twins are in
 :mod:`fastloss.reference`.
 """
 
@@ -47,16 +49,26 @@ def _check(W, X, y, reg):
     return W, X, yy, reg
 
 
-def _loss(loss_fn, W, X, y, reg, **options):
+def _loss(loss, W, X, y, reg, margin=1.0):
     W, X, yy, reg = _check(W, X, y, reg)
-    scores = np.matmul(X, W)
-    # mean data loss; d loss / d scores written over the scores
-    loss, _ = loss_fn(scores, yy, out=scores, **options)
-    dW = np.matmul(X.T, scores)
+    if X.shape[0] and X.shape[1]:
+        Wt = np.ascontiguousarray(W.T)  # (C, D): both passes run along the rows of X
+        dWt = np.empty_like(Wt)
+        total = _dispatch.kernels.linear_gradient(X, np.asarray(yy, np.int64), Wt, dWt,
+                                                  loss=loss, margin=margin)
+        dW = np.ascontiguousarray(dWt.T)
+    else:  # no rows (the mean of nothing is 0) or no features: the products are trivial
+        scores = np.matmul(X, W)
+        if loss == "softmax":
+            total, _ = softmax_cross_entropy(scores, yy, out=scores)
+        else:
+            total, _ = multiclass_hinge(scores, yy, out=scores, margin=margin)
+        dW = np.matmul(X.T, scores)
+    total = float(total)
     if reg != 0.0:
-        loss += reg * _dispatch.kernels.sum_squares(W.reshape(-1))
+        total += reg * _dispatch.kernels.sum_squares(W.reshape(-1))
         dW += (2.0 * reg) * W
-    return loss, dW
+    return total, dW
 
 
 @_docs.fill(parameters=_docs.linear_parameters(*_ARGS, margin=True),
@@ -86,7 +98,7 @@ def svm_loss(
     (3.0, (3, 4))
     """
     delta = v.finite_real(margin, "margin", low=0.0)
-    return _loss(multiclass_hinge, W, X, y, reg, margin=delta)
+    return _loss("hinge", W, X, y, reg, margin=delta)
 
 
 @_docs.fill(parameters=_docs.linear_parameters(*_ARGS), returns=_docs.LINEAR_RETURNS)
@@ -115,7 +127,7 @@ def softmax_loss(
     >>> round(loss, 6)           # log 10: a uniform guess over ten classes
     2.302585
     """
-    return _loss(softmax_cross_entropy, W, X, y, reg)
+    return _loss("softmax", W, X, y, reg)
 
 
 def gradcheck(
