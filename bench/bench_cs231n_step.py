@@ -3,15 +3,14 @@
 A step is: scores = X·W, the loss and d loss / d scores, dW = Xᵀ·dS + 2·reg·W,
 and the update W -= lr·dW, for the softmax and the SVM loss.
 
-* ``fastloss``: the classifier's inner step (``fastloss._training.MiniBatchSGD``):
-  matmuls into preallocated buffers, the fused loss kernel in place, the L2
-  term folded into the in-place SGD kernel as weight decay (no intercept row
-  here: CS231n's bias trick is already in the 3073 = 32·32·3 + 1 columns).
+* ``fastloss``: :func:`fastloss.softmax_loss` / :func:`fastloss.svm_loss` (one
+  pass over X by the training engine's machinery: the scores, the loss's
+  gradient and dW while a group of rows is in cache) and ``W -= lr * dW``.
 * ``numpy``: :func:`fastloss.reference.softmax_loss` / ``svm_loss``
-  (CS231n's vectorised losses) and ``W -= lr * dW``.
+  (CS231n's vectorised losses: two BLAS products) and ``W -= lr * dW``.
 
-Both use the same batch every step (``shuffle=False``: the trainer's batch
-is then a view of X, nothing is gathered) so that only the step is timed.  NumPy's BLAS does the products for both; run with
+Both use the same batch every step, so that only the step is timed (the
+whole of training is in bench_training.py).  Run with
 ``OPENBLAS_NUM_THREADS=1`` for a single-thread comparison.
 """
 
@@ -20,7 +19,6 @@ import pytest
 
 import fastloss as fl
 from fastloss import reference
-from fastloss._training import MiniBatchSGD
 
 N, D, C = 256, 3073, 10
 LR, REG = 1e-7, 2.5e4
@@ -42,24 +40,13 @@ def _data():
 @pytest.mark.parametrize("loss", ["softmax", "svm"])
 def test_cs231n_step(benchmark, loss, impl):
     X, y, W = _data()
-    if impl == "fastloss":
-        trainer = MiniBatchSGD(
-            X, y, W, loss="softmax" if loss == "softmax" else "hinge", reg=REG, batch_size=N,
-            momentum=0.0, nesterov=False, intercept=False, shuffle=False,
-            rng=np.random.default_rng(0), schedule=None, lr=LR,
-        )
-        trainer.step(0)  # warm-up
+    module = fl if impl == "fastloss" else reference
+    loss_fn = module.softmax_loss if loss == "softmax" else module.svm_loss
 
-        def fn():
-            return trainer.step(0)
-    else:
-        ref_loss = reference.softmax_loss if loss == "softmax" else reference.svm_loss
-
-        def fn():
-            nonlocal W
-            value, dW = ref_loss(W, X, y, REG)
-            W -= LR * dW
-            return value
+    def fn():
+        value, dW = loss_fn(W, X, y, REG)
+        W -= LR * dW
+        return value
     benchmark.group = f"cs231n step {loss} float32 N={N} D={D} C={C}"
     benchmark.extra_info.update(function="cs231n_step", impl=impl, loss=loss,
                                 kernel_isa=fl.kernel_isa())

@@ -185,3 +185,31 @@ def test_installed_peer_gets_a_ratio(peer, tiny, capsys):
     assert row[peer].endswith("x")
     hinge = _table(out)[("multiclass_hinge", "float32", "(8, 3)")]
     assert hinge["sklearn"] == "—"  # scikit-learn has no multiclass hinge
+
+
+def test_training_group_runs_every_peer_on_a_tiny_problem():
+    """The training benchmark's peers all fit and score (those installed); no timing asserted."""
+    from fastloss._bench import training
+
+    p = training.problem(300, 12, 3)
+    results = list(training.run_case(p, "softmax", 64, repeats=1))
+    names = [r.peer for r in results]
+    assert names[:2] == ["fastloss", "numpy"]
+    for r in results:
+        assert r.ms_per_epoch > 0 and 0.0 <= r.accuracy <= 1.0, r
+    fast = {r.peer: r.accuracy for r in results}
+    # the engine and its twin: the same model up to rounding (a near-tie may flip a row)
+    assert abs(fast["fastloss"] - fast["numpy"]) <= 2 / p.y_test.shape[0]
+    text = "\n".join(training.lines(results))
+    assert "fastloss" in text and "/fastloss" in text
+
+
+def test_training_group_option(monkeypatch, capsys):
+    from fastloss import __main__ as main
+    from fastloss._bench import training
+
+    monkeypatch.setattr(training, "QUICK_CASES", ((200, 8, 3, (50,)),))
+    monkeypatch.setattr(training, "PEERS", ("fastloss", "numpy"))
+    assert main.main(["bench", "--group", "training", "--quick"]) == 0
+    out = capsys.readouterr().out
+    assert "N=200 D=8 C=3" in out and "numpy" in out

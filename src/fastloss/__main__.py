@@ -115,6 +115,14 @@ def build_parser():
         "XLA's default.",
     )
     bench.add_argument(
+        "--group",
+        choices=("kernels", "training"),
+        default="kernels",
+        help="kernels: every loss kernel and sgd_update (default); training: a linear "
+        "classifier's fit end to end, per epoch, against the NumPy loop, torch and "
+        "scikit-learn, with test accuracy",
+    )
+    bench.add_argument(
         "--quick",
         action="store_true",
         help="shapes (128, 10) and (4096, 100), N = 1e6 for the elementwise functions and "

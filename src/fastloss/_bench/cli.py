@@ -104,8 +104,47 @@ def _header(env, repeats):
     )
 
 
+def run_training(args):
+    """``bench --group training``: a linear classifier's fit per epoch, every peer, interleaved."""
+    from . import training
+
+    if args.plot:
+        raise SystemExit("--plot draws the kernels group only")
+    cases = training.QUICK_CASES if args.quick else training.CASES
+    repeats = 3 if args.quick else 5
+    env = timing.environment(args.threads)
+    print(_header(env, repeats))
+    print(f"training: float32 Gaussian class clusters, {training.EPOCHS} epochs a fit, "
+          f"lr {training.LR}, L2 {training.REG}; median of {repeats} interleaved fits "
+          "(single runs for fits over 20 s)", flush=True)
+    results = []
+    interrupted = False
+    try:
+        for line in training.lines(_collect(training.run(cases, repeats=repeats,
+                                                         threads=args.threads), results)):
+            print(line, flush=True)
+    except KeyboardInterrupt:
+        interrupted = True
+        print("interrupted", file=sys.stderr)
+    if args.json and results:
+        with open(args.json, "w", encoding="utf-8") as f:
+            json.dump({"environment": env, "group": "training", "epochs": training.EPOCHS,
+                       "results": [r.to_dict() for r in results]}, f, indent=2)
+            f.write("\n")
+        print(f"\nwrote {args.json}")
+    return 130 if interrupted else 0
+
+
+def _collect(iterable, into):
+    for item in iterable:
+        into.append(item)
+        yield item
+
+
 def run(args):
     """``bench``: print the timing table (and write it as JSON / plot it if asked)."""
+    if getattr(args, "group", "kernels") == "training":
+        return run_training(args)
     if args.plot:
         plotting.pyplot()  # fail now, not after the run, if matplotlib is missing
 
