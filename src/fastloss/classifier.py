@@ -348,7 +348,10 @@ class LinearClassifier:
             self.epoch_loss_ = np.empty(0)
             self.coef_ = W[:d].T
             self.intercept_ = W[d] if self.fit_intercept else np.zeros(c, dtype)
-        yc = np.searchsorted(classes, y).astype(np.int64)
+        if y.dtype.kind in "iu" and classes[0] == 0 and classes[-1] == classes.shape[0] - 1:
+            yc = y.astype(np.int64, copy=False)  # the labels are the class codes 0 .. C-1
+        else:
+            yc = np.searchsorted(classes, y).astype(np.int64)
         # read in place by the engine: no copy when X already is C-contiguous of dtype
         Xc = np.ascontiguousarray(X, dtype)
         trainer = MiniBatchSGD(
