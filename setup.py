@@ -38,6 +38,8 @@ from setuptools.command.build_ext import build_ext
 
 DEBUG = os.environ.get("FASTLOSS_DEBUG", "0") not in ("", "0")
 VEC_REPORT = os.environ.get("FASTLOSS_VEC_REPORT", "0") not in ("", "0")
+# FASTLOSS_PROFILE=1: the release build with debug information (-g), for perf annotate
+PROFILE = os.environ.get("FASTLOSS_PROFILE", "0") not in ("", "0")
 OPENMP_WANTED = os.environ.get("FASTLOSS_OPENMP", "1") not in ("", "0")
 X86_64 = platform.machine().lower() in ("x86_64", "amd64")
 
@@ -83,7 +85,7 @@ class BuildExt(build_ext):
                 # -g0: no debug information in a release build (Python's own CFLAGS
                 # carry -g): a third of the compile time and most of the wheel's size;
                 # gcc makes the same code either way.
-                opt = ["-O0", "-g"] if DEBUG else ["-O3", "-g0"]
+                opt = ["-O0", "-g"] if DEBUG else ["-O3", "-g" if PROFILE else "-g0"]
                 ext.extra_compile_args = opt + [
                     "-fno-math-errno",
                     "-fno-trapping-math",
