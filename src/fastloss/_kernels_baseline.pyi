@@ -93,6 +93,50 @@ def sgd_update(
     first_step: bool = ...,
 ) -> None: ...
 def sum_squares(x: _Array) -> float: ...
+def adam_step(
+    params: list[Any],
+    grads: list[Any],
+    m: list[Any],
+    v: list[Any],
+    v_max: list[Any] | None,
+    *,
+    step: int,
+    lr: float,
+    beta1: float,
+    beta2: float,
+    eps: float,
+    weight_decay: float,
+    decoupled: bool,
+    amsgrad: bool,
+    maximize: bool,
+) -> int: ...
+def rmsprop_step(
+    params: list[Any],
+    grads: list[Any],
+    square_avg: list[Any],
+    grad_avg: list[Any] | None,
+    momentum_buffer: list[Any] | None,
+    *,
+    lr: float,
+    alpha: float,
+    eps: float,
+    weight_decay: float,
+    momentum: float,
+    centered: bool,
+    maximize: bool,
+) -> int: ...
+def adagrad_step(
+    params: list[Any],
+    grads: list[Any],
+    state_sum: list[Any],
+    *,
+    step: int,
+    lr: float,
+    lr_decay: float,
+    weight_decay: float,
+    eps: float,
+    maximize: bool,
+) -> int: ...
 
 # The fast entries (kernels/fastpath.pxi) take the public function's arguments, in its order.
 def softmax_cross_entropy_fast(
@@ -127,5 +171,20 @@ def sgd_update_fast(
     dampening: object,
     weight_decay: object,
     nesterov: object,
+    maximize: object,
+) -> bool | None: ...
+def adam_update_fast(
+    param: object,
+    grad: object,
+    m: object,
+    v: object,
+    step: object,
+    lr: object,
+    betas: object,
+    eps: object,
+    weight_decay: object,
+    decoupled: object,
+    amsgrad: object,
+    v_max: object,
     maximize: object,
 ) -> bool | None: ...

@@ -6,5 +6,8 @@ cdef enum:
     PARALLEL_MIN = 1 << 14
     # sgd_update does little work per element (it is memory-bound): it needs more.
     SGD_PARALLEL_MIN = 1 << 17
+    # The adaptive optimizers (Adam, RMSprop, Adagrad): a square root and a division
+    # per element, more work than SGD's but still memory-bound on large arrays.
+    ADAPTIVE_PARALLEL_MIN = 1 << 15
 
 cdef int threads_for(Py_ssize_t elements, Py_ssize_t minimum) noexcept nogil

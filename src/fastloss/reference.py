@@ -16,9 +16,12 @@ the compiled API.
 import numpy as np
 
 __all__ = [
+    "adagrad_update",
+    "adam_update",
     "binary_hinge",
     "log_softmax",
     "multiclass_hinge",
+    "rmsprop_update",
     "sigmoid",
     "sigmoid_cross_entropy",
     "sgd_update",
@@ -346,6 +349,85 @@ def sgd_update(param, grad, *, lr, momentum=0.0, velocity=None, dampening=0.0,
         velocity += (1 - dampening) * g
         g = g + momentum * velocity if nesterov else velocity
     param -= lr * g
+
+
+def _lerp_(a, b, w):
+    """a ← a + w (b − a) in place, as torch's lerp: from b when w ≥ 1/2, so that w near 1 is exact."""
+    t = a.dtype.type
+    if abs(w) < 0.5:
+        a += t(w) * (b - a)
+    else:
+        a[...] = b - (b - a) * (t(1) - t(w))
+
+
+def adam_update(param, grad, m, v, *, step, lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
+                decoupled=False, amsgrad=False, v_max=None, maximize=False):
+    """One in-place Adam / AdamW step, torch.optim.Adam's rule with caller-owned moments.
+
+    g = ±grad (+ weight_decay · param, or param *= 1 − lr · weight_decay if decoupled);
+    m = lerp(m, g, 1 − β1); v = β2 v + (1 − β2) g²; v̂ = max(v_max, v) with amsgrad, else v;
+    param −= lr / (1 − β1^t) · m / (sqrt(v̂) / sqrt(1 − β2^t) + eps).
+    """
+    beta1, beta2 = betas
+    t = param.dtype.type
+    g = -grad if maximize else grad
+    if weight_decay != 0:
+        if decoupled:
+            param *= t(1 - lr * weight_decay)
+        else:
+            g = g + t(weight_decay) * param
+    _lerp_(m, g, 1 - beta1)
+    v *= t(beta2)
+    v += t(1 - beta2) * g * g
+    if amsgrad:
+        np.maximum(v_max, v, out=v_max)
+        vhat = v_max
+    else:
+        vhat = v
+    denom = np.sqrt(vhat) / t(np.sqrt(1 - beta2**step)) + t(eps)
+    param -= t(lr / (1 - beta1**step)) * m / denom
+
+
+def rmsprop_update(param, grad, square_avg, *, lr, alpha=0.99, eps=1e-8, weight_decay=0.0,
+                   momentum=0.0, momentum_buffer=None, centered=False, grad_avg=None,
+                   maximize=False):
+    """One in-place RMSprop step, torch.optim.RMSprop's rule with caller-owned state.
+
+    g = ±grad (+ weight_decay · param); s = α s + (1 − α) g²; centered: ḡ = lerp(ḡ, g, 1 − α),
+    a = sqrt(s − ḡ²) + eps, else a = sqrt(s) + eps; momentum: b = μ b + g / a, param −= lr b;
+    else param −= lr g / a.
+    """
+    t = param.dtype.type
+    g = -grad if maximize else grad
+    if weight_decay != 0:
+        g = g + t(weight_decay) * param
+    square_avg *= t(alpha)
+    square_avg += t(1 - alpha) * g * g
+    if centered:
+        _lerp_(grad_avg, g, 1 - alpha)
+        avg = np.sqrt(square_avg - grad_avg * grad_avg) + t(eps)
+    else:
+        avg = np.sqrt(square_avg) + t(eps)
+    if momentum > 0:
+        momentum_buffer *= t(momentum)
+        momentum_buffer += g / avg
+        param -= t(lr) * momentum_buffer
+    else:
+        param -= t(lr) * g / avg
+
+
+def adagrad_update(param, grad, state_sum, *, step, lr, lr_decay=0.0, weight_decay=0.0, eps=1e-10,
+                   maximize=False):
+    """One in-place Adagrad step, torch.optim.Adagrad's rule with a caller-owned sum.
+
+    g = ±grad (+ weight_decay · param); s += g²; param −= lr / (1 + (t − 1) lr_decay) · g / (sqrt(s) + eps).
+    """
+    t = param.dtype.type
+    g = -grad if maximize else grad
+    if weight_decay != 0:
+        g = g + t(weight_decay) * param
+    state_sum += g * g
+    param -= t(lr / (1 + (step - 1) * lr_decay)) * g / (np.sqrt(state_sum) + t(eps))
 
 
 def svm_loss(W, X, y, reg=0.0, *, margin=1.0):

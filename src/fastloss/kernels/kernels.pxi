@@ -19,7 +19,7 @@ from cython.parallel cimport prange
 from libc.stdint cimport int8_t, int16_t, int32_t, int64_t
 from libc.string cimport memset
 
-from fastloss._threads cimport PARALLEL_MIN, SGD_PARALLEL_MIN, threads_for
+from fastloss._threads cimport ADAPTIVE_PARALLEL_MIN, PARALLEL_MIN, SGD_PARALLEL_MIN, threads_for
 
 cdef extern from *:
     """
@@ -185,6 +185,7 @@ include "hinge.pxi"
 include "binary.pxi"
 include "sgd.pxi"
 include "fastpath.pxi"
+include "adaptive.pxi"
 
 
 def _report_keyword_defaults():
