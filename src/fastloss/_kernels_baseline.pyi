@@ -137,6 +137,19 @@ def adagrad_step(
     eps: float,
     maximize: bool,
 ) -> int: ...
+def distance(
+    pred: _Array,
+    target: _Array,
+    *,
+    kind: str,
+    reduction: str,
+    param: float = ...,
+    k_cols: int = ...,
+    sample_weight: _Array | None = ...,
+    weight_per_row: bool = ...,
+    grad: _Array | None = ...,
+    loss_out: _Array | None = ...,
+) -> tuple[int, float]: ...
 
 # The fast entries (kernels/fastpath.pxi) take the public function's arguments, in its order.
 def softmax_cross_entropy_fast(

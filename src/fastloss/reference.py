@@ -16,18 +16,22 @@ the compiled API.
 import numpy as np
 
 __all__ = [
+    "absolute_error",
     "adagrad_update",
     "adam_update",
     "binary_hinge",
+    "huber",
     "log_softmax",
     "multiclass_hinge",
     "rmsprop_update",
     "sigmoid",
     "sigmoid_cross_entropy",
     "sgd_update",
+    "smooth_l1",
     "softmax",
     "softmax_cross_entropy",
     "softmax_loss",
+    "squared_error",
     "svm_loss",
 ]
 
@@ -428,6 +432,59 @@ def adagrad_update(param, grad, state_sum, *, step, lr, lr_decay=0.0, weight_dec
         g = g + t(weight_decay) * param
     state_sum += g * g
     param -= t(lr / (1 + (step - 1) * lr_decay)) * g / (np.sqrt(state_sum) + t(eps))
+
+
+def _distance(pred, target, loss_and_grad, reduction, sample_weight, grad, out):
+    """A distance loss of d = pred − target: elementwise (L, dL/dpred), weights, the reduction."""
+    x = np.asarray(pred)
+    d = x - np.asarray(target).astype(x.dtype)
+    loss, g = loss_and_grad(d)
+    denom = x.size
+    if sample_weight is not None:
+        w = np.asarray(sample_weight, x.dtype)
+        if w.shape != x.shape:
+            w = w.reshape((-1,) + (1,) * (x.ndim - 1))  # one weight per row
+        loss = w * loss
+        g = g * w
+        denom = float(np.broadcast_to(w, x.shape).sum(dtype=np.float64))
+    return _reduce(loss, g if grad else None, denom, reduction, grad, out)
+
+
+def squared_error(pred, target, *, reduction="mean", sample_weight=None, grad=True, out=None):
+    """L = d², dL/dpred = 2 d, d = pred − target (torch's mse_loss)."""
+    return _distance(pred, target, lambda d: (d * d, 2 * d), reduction, sample_weight, grad, out)
+
+
+def absolute_error(pred, target, *, reduction="mean", sample_weight=None, grad=True, out=None):
+    """L = |d|, dL/dpred = sign(d), 0 at d = 0 and for NaN (torch's l1_loss)."""
+    return _distance(pred, target, lambda d: (np.abs(d), np.nan_to_num(np.sign(d), nan=0.0)),
+                     reduction, sample_weight, grad, out)
+
+
+def huber(pred, target, *, delta=1.0, reduction="mean", sample_weight=None, grad=True, out=None):
+    """L = d²/2 if |d| < δ else δ (|d| − δ/2), dL/dpred = clip(d, −δ, δ) (torch's huber_loss)."""
+    def f(d):
+        t = d.dtype.type
+        a = np.abs(d)
+        loss = np.where(a < delta, t(0.5) * d * d, t(delta) * (a - t(0.5 * delta)))
+        return loss, np.where(d < -delta, t(-delta), np.where(d > delta, t(delta), d))
+
+    return _distance(pred, target, f, reduction, sample_weight, grad, out)
+
+
+def smooth_l1(pred, target, *, beta=1.0, reduction="mean", sample_weight=None, grad=True, out=None):
+    """L = d²/(2β) if |d| < β else |d| − β/2, dL/dpred = clip(d/β, −1, 1); β = 0: |d| (torch's smooth_l1_loss)."""
+    if beta == 0:
+        return absolute_error(pred, target, reduction=reduction, sample_weight=sample_weight,
+                              grad=grad, out=out)
+
+    def f(d):
+        t = d.dtype.type
+        a = np.abs(d)
+        loss = np.where(a < beta, (t(0.5) * d * d) / t(beta), a - t(0.5 * beta))
+        return loss, np.where(d <= -beta, t(-1), np.where(d >= beta, t(1), d / t(beta)))
+
+    return _distance(pred, target, f, reduction, sample_weight, grad, out)
 
 
 def svm_loss(W, X, y, reg=0.0, *, margin=1.0):

@@ -186,6 +186,7 @@ include "binary.pxi"
 include "sgd.pxi"
 include "fastpath.pxi"
 include "adaptive.pxi"
+include "distance.pxi"
 
 
 def _report_keyword_defaults():
@@ -197,7 +198,7 @@ def _report_keyword_defaults():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         for f in (softmax_cross_entropy, softmax_cross_entropy_soft, multiclass_hinge,
-                  binary_hinge, sigmoid_cross_entropy, sgd_update):
+                  binary_hinge, sigmoid_cross_entropy, sgd_update, distance):
             f.__defaults__ = None
             f.__kwdefaults__ = next(iter(f.__signatures__.values())).__kwdefaults__
 
