@@ -185,3 +185,13 @@ def test_installed_peer_gets_a_ratio(peer, tiny, capsys):
     assert row[peer].endswith("x")
     hinge = _table(out)[("multiclass_hinge", "float32", "(8, 3)")]
     assert hinge["sklearn"] == "—"  # scikit-learn has no multiclass hinge
+
+
+def test_function_option_selects_cases(tiny, no_peers, capsys, monkeypatch):
+    monkeypatch.setitem(_timing.QUICK_CASES, "huber", ((16,), (4, 5)))
+    code, out = _run(["bench", "--quick", "--function", "huber", "--function", "sgd_update"], capsys)
+    assert code == 0
+    assert list(_table(out)) == [("sgd_update", "float32", "(16,)"), ("huber", "float32", "(16,)"),
+                                 ("huber", "float32", "(4, 5)")]
+    code = cli.main(["bench", "--quick", "--function", "no_such_loss"])
+    assert code == 2 and "--function: unknown no_such_loss" in capsys.readouterr().err

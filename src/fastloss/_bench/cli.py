@@ -90,7 +90,8 @@ def _header(env, repeats):
         f"code path: kernel ISA {env['kernel_isa']} (usable: {', '.join(env['available_isas'])}), "
         f"OpenMP {'on' if env['openmp'] else 'off'}, threads {env['fastloss_threads']} "
         f"(arrays below {env['parallel_min_elements']} elements, "
-        f"{env['sgd_parallel_min_elements']} for sgd_update: 1)\n"
+        f"{env['sgd_parallel_min_elements']} for sgd_update, "
+        f"{env['adaptive_parallel_min_elements']} for adam_update: 1)\n"
         f"peers: {', '.join(installed) or 'none'}"
         + (f"; not installed: {', '.join(absent)}" if absent else "")
         + "\n"
@@ -116,6 +117,15 @@ def run(args):
     else:
         cases, repeats = timing.CASES, timing.REPEATS
         max_time, min_repeats = timing.MAX_CASE_TIME, timing.MIN_REPEATS
+
+    only = getattr(args, "function", None)
+    if only:
+        unknown = sorted(set(only) - set(cases))
+        if unknown:
+            print(f"--function: unknown {', '.join(unknown)}; one of {', '.join(cases)}",
+                  file=sys.stderr)
+            return 2
+        cases = {f: shapes for f, shapes in cases.items() if f in only}
 
     peers.pin_jax_threads(args.threads)  # before anything imports jax
     env = timing.environment(args.threads)
