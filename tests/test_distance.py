@@ -352,3 +352,82 @@ def test_c_primitives_match_numpy(tmp_path, extra):
         assert s == pytest.approx(np.sum(w * loss), rel=1e-6, abs=1e-7)
         assert sd == pytest.approx(np.sum(loss), rel=1e-13, abs=1e-15)
         assert math.isfinite(s)
+
+
+# ---- the fast entry (kernels/distance.pxi: distance_fast) ----------------------------------
+
+class _Sub(np.ndarray):
+    pass
+
+
+_KINDS = {"squared_error": ("squared", 0.0), "absolute_error": ("absolute", 0.0),
+          "huber": ("huber", 0.7), "smooth_l1": ("smooth_l1", 0.7)}
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("shape", [(1,), (33,), (5, 7), (3 * 2**14 + 5,)], ids=str)
+def test_fast_entry_gives_the_full_paths_bits(isa, dtype, name, shape, reduction, rng):
+    """The fast entry runs the same loops with the same split and scale: the same bits."""
+    fn = LOSSES[name][0]
+    kind, param = _KINDS[name]
+    kw = {"huber": {"delta": param}, "smooth_l1": {"beta": param}}.get(name, {})
+    pred, target = _problem(rng, shape, dtype)
+    for grad, out in ((True, None), (True, np.empty_like(pred)), (False, None)):
+        fast = fl._dispatch.kernels.distance_fast(pred, target, kind, param, reduction, None,
+                                                  grad, out)
+        assert fast is not None
+        full = fn(pred.view(_Sub), target, reduction=reduction, grad=grad, **kw)  # the full path
+        if reduction == "none":
+            np.testing.assert_array_equal(fast[0], full[0])
+        else:
+            assert type(fast[0]) is float and fast[0] == full[0]
+        if grad:
+            np.testing.assert_array_equal(fast[1], full[1])
+            assert out is None or fast[1] is out
+        else:
+            assert fast[1] is None
+    work = pred.copy()
+    assert fl._dispatch.kernels.distance_fast(work, target, kind, param, reduction, None, True,
+                                              work)[1] is work          # in place
+    np.testing.assert_array_equal(work, fn(pred, target, reduction=reduction, **kw)[1])
+
+
+def test_fast_entry_declines_what_it_does_not_check(rng):
+    x, t = _problem(rng, 10, np.float32)
+    base = [x, t, "huber", 1.0, "mean", None, True, None]
+
+    def with_(i, value):
+        args = list(base)
+        args[i] = value
+        return args
+
+    out_over_t = np.empty(20, np.float32)
+    t_in_out = out_over_t[:10]
+    t_in_out[...] = t
+    buf = np.empty(20, np.float32)
+    x_in_buf = buf[:10]
+    x_in_buf[...] = x
+    declined = {
+        "pred list": with_(0, x.tolist()),
+        "pred subclass": with_(0, x.view(_Sub)),
+        "target float64": with_(1, t.astype(np.float64)),
+        "target int": with_(1, t.astype(np.int32)),
+        "target other shape": with_(1, t[:9]),
+        "pred strided": with_(0, np.repeat(x, 2)[::2]),
+        "pred empty": [x[:0], t[:0], "huber", 1.0, "mean", None, True, None],
+        "kind unknown": with_(2, "cubic"),
+        "delta 0": with_(3, 0.0),
+        "delta nan": with_(3, float("nan")),
+        "delta str": with_(3, "1"),
+        "beta negative": [x, t, "smooth_l1", -1.0, "mean", None, True, None],
+        "reduction": with_(4, "avg"),
+        "weights": with_(5, np.ones(10)),
+        "grad 1": with_(6, 1),
+        "out without grad": [x, t, "huber", 1.0, "mean", None, False, np.empty_like(x)],
+        "out float64": with_(7, np.empty(10)),
+        "out over target": [x, t_in_out, "huber", 1.0, "mean", None, True, out_over_t[5:15]],
+        "out over pred": [x_in_buf, t, "huber", 1.0, "mean", None, True, buf[5:15]],
+    }
+    for what, args in declined.items():
+        assert fl._dispatch.kernels.distance_fast(*args) is None, what

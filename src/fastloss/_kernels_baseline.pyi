@@ -186,6 +186,16 @@ def sgd_update_fast(
     nesterov: object,
     maximize: object,
 ) -> bool | None: ...
+def distance_fast(
+    pred: object,
+    target: object,
+    kind: object,
+    param: object,
+    reduction: object,
+    sample_weight: object,
+    grad: object,
+    out: object,
+) -> tuple[Any, Any] | None: ...
 def adam_update_fast(
     param: object,
     grad: object,

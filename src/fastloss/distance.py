@@ -6,7 +6,9 @@ regression losses; the margin-based losses of binary.py and losses.py look at
 :math:`y \\hat y` instead).  Each checks its arguments once (see _validation.py),
 then runs through the shared tail of _base.py on the kernel build in use
 (_dispatch.py).  The kernel is ``distance`` in kernels/distance.pxi (the
-elementwise loops in simd/distance.h); the NumPy twins are in fastloss.reference.
+elementwise loops in simd/distance.h), whose fast entry ``distance_fast`` takes the
+common call (arrays already in kernel form, no weights) before any Python check; the
+NumPy twins are in fastloss.reference.
 """
 
 from __future__ import annotations
@@ -53,8 +55,25 @@ def _fill(name: str, extra: str = "") -> Any:
                       returns=_docs.loss_returns("pred", "of the shape of pred"))
 
 
+def _param(kind, param):
+    """Huber's δ (> 0) or smooth L1's β (>= 0), checked; 0.0 for the other kinds."""
+    if kind == "huber":
+        d = v.finite_real(param, "delta", low=0.0)
+        if d <= 0.0:
+            raise ValueError(f"delta must be > 0, got {param!r}")
+        return d
+    if kind == "smooth_l1":
+        return v.finite_real(param, "beta", low=0.0)
+    return 0.0
+
+
 def _distance(kind, pred, target, reduction, sample_weight, grad, out, param=0.0):
-    """The shared body: checks, buffers, the kernel, ``(loss, grad)``."""
+    """The shared body: the fast entry, else checks, buffers, the kernel, ``(loss, grad)``."""
+    fast = _dispatch.kernels.distance_fast(pred, target, kind, param, reduction, sample_weight,
+                                           grad, out)
+    if fast is not None:  # the common call, checked and run in C (see kernels/distance.pxi)
+        return fast
+    param = _param(kind, param)
     x = v.float_array(pred, "pred")
     t = v.regression_target(target, x, "target")
     reduction = v.reduction(reduction)
@@ -203,10 +222,7 @@ def huber(
     >>> loss.tolist(), g.tolist()
     ([0.125, 2.5], [0.5, 1.0])
     """
-    d = v.finite_real(delta, "delta", low=0.0)
-    if d <= 0.0:
-        raise ValueError(f"delta must be > 0, got {delta!r}")
-    return _distance("huber", pred, target, reduction, sample_weight, grad, out, d)
+    return _distance("huber", pred, target, reduction, sample_weight, grad, out, delta)
 
 
 @_fill("smooth_l1_loss", "beta=beta, ")
@@ -253,5 +269,4 @@ def smooth_l1(
     >>> loss.tolist(), g.tolist()
     ([0.0625, 2.0], [0.25, 1.0])
     """
-    b = v.finite_real(beta, "beta", low=0.0)
-    return _distance("smooth_l1", pred, target, reduction, sample_weight, grad, out, b)
+    return _distance("smooth_l1", pred, target, reduction, sample_weight, grad, out, beta)

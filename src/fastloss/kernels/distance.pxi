@@ -71,6 +71,18 @@ cdef double dist_block(const dist_call* o, const floating* x, const floating* t,
                        g + b if g != NULL else NULL, lo + b if lo != NULL else NULL, m)
 
 
+cdef double dist_unweighted(const dist_call* o, const floating* xp, const floating* tp,
+                            floating* gp, floating* lp, Py_ssize_t n, int nt) noexcept nogil:
+    """Σ w L over n elements without weights: one contiguous range per thread."""
+    cdef int tid
+    cdef double total = 0.0
+    if nt <= 1:
+        return dist_range(o, xp, tp, gp, lp, 0, n)
+    for tid in prange(nt, schedule="static", num_threads=nt):
+        total += dist_range(o, xp, tp, gp, lp, static_lo(n, nt, tid), static_lo(n, nt, tid + 1))
+    return total
+
+
 cdef int distance_kind(object kind, double param) except -1:
     if kind == "squared":
         return FL_DIST_SQUARED
@@ -94,7 +106,7 @@ def distance(const floating[::1] pred, const floating[::1] target, *, kind, redu
     Returns ``(-1, loss)`` (no input is rejected: the shape of the loss contract).
     ``grad`` and ``loss_out`` may be None; ``grad`` may be ``pred``.
     """
-    cdef Py_ssize_t n = pred.shape[0], blk, tid, n_weights = 0
+    cdef Py_ssize_t n = pred.shape[0], blk, n_weights = 0
     cdef int red = reduction_code(reduction)
     cdef int nt = threads_for(n, PARALLEL_MIN)
     cdef dist_call o
@@ -132,16 +144,110 @@ def distance(const floating[::1] pred, const floating[::1] target, *, kind, redu
             return -1, 0.0
         o.scale = 1.0 / denom
     if o.sw == NULL:
-        if nt <= 1:
-            with nogil:
-                total = dist_range(&o, xp, tp, gp, lp, 0, n)
-        else:
-            for tid in prange(nt, nogil=True, schedule="static", num_threads=nt):
-                total += dist_range(&o, xp, tp, gp, lp, static_lo(n, nt, tid),
-                                    static_lo(n, nt, tid + 1))
+        with nogil:
+            total = dist_unweighted(&o, xp, tp, gp, lp, n, nt)
     else:
         for blk in prange((n + BLOCK - 1) // BLOCK, nogil=True, schedule="static",
                           num_threads=nt, use_threads_if=nt > 1):
             total += dist_block(&o, xp, tp, gp, lp, blk * BLOCK,
                                 min(<Py_ssize_t>BLOCK, n - blk * BLOCK))
     return -1, total * o.scale
+
+
+# ---- the fast entry (the common call, checked in C) ------------------------------------------
+
+cdef inline void* acquire(object obj, Py_buffer* b, bint writable, bint* got) except? NULL:
+    """The data of ndarray ``obj`` (its buffer acquired into ``b``)."""
+    PyObject_GetBuffer(obj, b, PyBUF_RECORDS if writable else PyBUF_RECORDS_RO)
+    got[0] = True
+    return b.buf
+
+
+def distance_fast(pred, target, kind, param, reduction, sample_weight, grad, out):
+    """The distance losses' common case, done: ``(loss, grad)``; or None for the full path.
+
+    Handled: ``pred`` and ``target`` ndarrays of one float dtype and shape, C-contiguous,
+    at least one element; no weights; ``param`` (Huber's δ > 0, smooth L1's β >= 0) a
+    Python float or int; any reduction string; ``grad`` True or False; ``out`` None or
+    (with grad) a writeable C-contiguous ndarray like ``pred`` that is ``pred`` itself or
+    overlaps neither input.  The same loops, split and scale as ``distance``: the same bits.
+    """
+    cdef Py_buffer xb, tb, ob, gb, lb
+    cdef bint got_x = False, got_t = False, got_o = False, got_g = False, got_l = False
+    cdef dist_call o
+    cdef int red = reduction_of(reduction), fs, nt
+    cdef Py_ssize_t n
+    cdef double par = 0.0, total
+    cdef object g_obj = None, lo_obj = None
+    cdef void* gp = NULL
+    cdef void* lp = NULL
+    if (red < 0 or sample_weight is not None or type(pred) is not _ndarray
+            or type(target) is not _ndarray or (grad is not True and grad is not False)
+            or (out is not None and (grad is False or type(out) is not _ndarray))):
+        return None
+    memset(&o, 0, sizeof(o))
+    o.k_cols = 1
+    o.scale = 1.0
+    if kind == "squared":
+        o.kind = FL_DIST_SQUARED
+    elif kind == "absolute":
+        o.kind = FL_DIST_ABSOLUTE
+    elif kind == "huber":
+        if not real_in(param, 0.0, INFINITY, &par) or par <= 0.0:
+            return None
+        o.kind = FL_DIST_HUBER
+    elif kind == "smooth_l1":
+        if not real_in(param, 0.0, INFINITY, &par):
+            return None
+        o.kind = FL_DIST_SMOOTH_L1 if par > 0.0 else FL_DIST_ABSOLUTE
+    else:
+        return None
+    o.param = par
+    try:
+        try:
+            acquire(pred, &xb, False, &got_x)
+            acquire(target, &tb, False, &got_t)
+            if out is not None:
+                acquire(out, &ob, True, &got_o)
+        except (BufferError, TypeError, ValueError):
+            return None
+        fs = float_size(&xb)
+        if (fs == 0 or xb.len == 0 or not PyBuffer_IsContiguous(&xb, b'C')
+                or not PyBuffer_IsContiguous(&tb, b'C') or not same_layout(&xb, &tb)):
+            return None
+        if got_o and (not PyBuffer_IsContiguous(&ob, b'C') or not same_layout(&xb, &ob)
+                      or overlaps(&ob, &tb) or (overlaps(&ob, &xb) and ob.buf != xb.buf)):
+            return None
+        n = xb.len // xb.itemsize
+        if grad is True:
+            if got_o:
+                g_obj = out
+                gp = ob.buf
+            else:
+                g_obj = _empty(pred.shape, pred.dtype)
+                gp = acquire(g_obj, &gb, True, &got_g)
+        if red == REDUCTION_NONE:
+            lo_obj = _empty(pred.shape, pred.dtype)
+            lp = acquire(lo_obj, &lb, True, &got_l)
+        elif red == REDUCTION_MEAN:
+            o.scale = 1.0 / <double>n
+        nt = threads_for(n, PARALLEL_MIN)
+        with nogil:
+            if fs == 4:
+                total = dist_unweighted(&o, <const float*>xb.buf, <const float*>tb.buf,
+                                        <float*>gp, <float*>lp, n, nt)
+            else:
+                total = dist_unweighted(&o, <const double*>xb.buf, <const double*>tb.buf,
+                                        <double*>gp, <double*>lp, n, nt)
+    finally:
+        if got_l:
+            PyBuffer_Release(&lb)
+        if got_g:
+            PyBuffer_Release(&gb)
+        if got_o:
+            PyBuffer_Release(&ob)
+        if got_t:
+            PyBuffer_Release(&tb)
+        if got_x:
+            PyBuffer_Release(&xb)
+    return (lo_obj if red == REDUCTION_NONE else total * o.scale), g_obj
