@@ -195,3 +195,13 @@ def test_function_option_selects_cases(tiny, no_peers, capsys, monkeypatch):
                                  ("huber", "float32", "(4, 5)")]
     code = cli.main(["bench", "--quick", "--function", "no_such_loss"])
     assert code == 2 and "--function: unknown no_such_loss" in capsys.readouterr().err
+
+
+def test_impl_option_selects_implementations(tiny, capsys):
+    code, out = _run(["bench", "--quick", "--function", "sgd_update", "--impl", "floor_np.copyto"],
+                     capsys)
+    assert code == 0
+    row = _table(out)[("sgd_update", "float32", "(16,)")]
+    assert row["reference"] == row["torch"] == "—" and row["/np.copyto"].endswith("x")
+    code = cli.main(["bench", "--quick", "--impl", "numba"])
+    assert code == 2 and "--impl: unknown numba" in capsys.readouterr().err

@@ -42,7 +42,8 @@ Commands
     write every figure, with versions, machine and code path, as JSON),
     ``--plot FILE`` (a PNG bar chart of fastloss's speed-up over each peer,
     per case, log scale; needs matplotlib: ``pip install 'fastloss[plot]'``),
-    ``--function NAME`` (only that function's cases; repeat it for several).
+    ``--function NAME`` (only that function's cases; repeat it for several),
+    ``--impl NAME`` (fastloss against only that implementation; repeatable).
 
     JAX reads its thread settings once, at import: with ``--threads 1``,
     ``XLA_FLAGS`` asks it for one thread (unless it is already set); with
@@ -142,6 +143,13 @@ def build_parser():
         metavar="NAME",
         help="time only this function (repeat for several; e.g. adam_update, huber, "
         "softmax_cross_entropy[soft]); default: every one",
+    )
+    bench.add_argument(
+        "--impl",
+        action="append",
+        metavar="NAME",
+        help="time fastloss against only this implementation (repeat for several: reference, "
+        "torch, sklearn, jax, floor_np.exp, floor_np.copyto); default: every one",
     )
     bench.add_argument(
         "--json", metavar="FILE", help="also write every figure, with versions, to FILE as JSON"

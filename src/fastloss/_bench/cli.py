@@ -126,6 +126,12 @@ def run(args):
                   file=sys.stderr)
             return 2
         cases = {f: shapes for f, shapes in cases.items() if f in only}
+    impls = getattr(args, "impl", None) or peers.IMPLS
+    unknown = sorted(set(impls) - set(peers.IMPLS))
+    if unknown:
+        print(f"--impl: unknown {', '.join(unknown)}; one of {', '.join(peers.IMPLS)}",
+              file=sys.stderr)
+        return 2
 
     peers.pin_jax_threads(args.threads)  # before anything imports jax
     env = timing.environment(args.threads)
@@ -135,7 +141,7 @@ def run(args):
     results = []
     interrupted = False
     try:
-        for r in timing.run(cases, dtypes, threads=args.threads, repeats=repeats,
+        for r in timing.run(cases, dtypes, threads=args.threads, impls=impls, repeats=repeats,
                              min_sample_time=timing.MIN_SAMPLE_TIME, max_time=max_time,
                              min_repeats=min_repeats):
             results.append(r)
