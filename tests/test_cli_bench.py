@@ -213,3 +213,23 @@ def test_training_group_option(monkeypatch, capsys):
     assert main.main(["bench", "--group", "training", "--quick"]) == 0
     out = capsys.readouterr().out
     assert "N=200 D=8 C=3" in out and "numpy" in out
+
+
+def test_function_option_selects_cases(tiny, no_peers, capsys, monkeypatch):
+    monkeypatch.setitem(_timing.QUICK_CASES, "huber", ((16,), (4, 5)))
+    code, out = _run(["bench", "--quick", "--function", "huber", "--function", "sgd_update"], capsys)
+    assert code == 0
+    assert list(_table(out)) == [("sgd_update", "float32", "(16,)"), ("huber", "float32", "(16,)"),
+                                 ("huber", "float32", "(4, 5)")]
+    code = cli.main(["bench", "--quick", "--function", "no_such_loss"])
+    assert code == 2 and "--function: unknown no_such_loss" in capsys.readouterr().err
+
+
+def test_impl_option_selects_implementations(tiny, capsys):
+    code, out = _run(["bench", "--quick", "--function", "sgd_update", "--impl", "floor_np.copyto"],
+                     capsys)
+    assert code == 0
+    row = _table(out)[("sgd_update", "float32", "(16,)")]
+    assert row["reference"] == row["torch"] == "—" and row["/np.copyto"].endswith("x")
+    code = cli.main(["bench", "--quick", "--impl", "numba"])
+    assert code == 2 and "--impl: unknown numba" in capsys.readouterr().err

@@ -17,6 +17,7 @@ from fastloss._bench import peers as _peers
 N, C = 9, 5
 LOSSES = ("softmax_cross_entropy", "softmax_cross_entropy[soft]", "multiclass_hinge",
           "multiclass_hinge[crammer_singer]", "binary_hinge", "sigmoid_cross_entropy")
+DISTANCE = ("squared_error", "absolute_error", "huber", "smooth_l1")
 ACTIVATIONS = ("softmax", "log_softmax", "sigmoid")
 
 #: What each peer has: function -> the peers that make a callable for it.
@@ -31,6 +32,11 @@ HAS = {
     "sigmoid_cross_entropy": {"torch", "sklearn", "jax"},
     "sigmoid": {"torch", "jax"},
     "sgd_update": {"torch"},
+    "adam_update": {"torch"},
+    "squared_error": {"torch"},
+    "absolute_error": {"torch"},
+    "huber": {"torch"},
+    "smooth_l1": {"torch"},
 }
 
 
@@ -56,6 +62,10 @@ def _expected(problem, **kw):
     if problem.name == "sgd_update":
         w = x.copy()
         fl.sgd_update(w, y, lr=_peers.SGD_LR, momentum=_peers.SGD_MOMENTUM, velocity=np.zeros_like(w))
+        return w
+    if problem.name == "adam_update":
+        w = x.copy()
+        fl.adam_update(w, y, np.zeros_like(w), np.zeros_like(w), step=1, lr=_peers.ADAM_LR)
         return w
     fn = getattr(fl, problem.name)
     if problem.option == "crammer_singer":
@@ -100,7 +110,7 @@ def test_which_peer_has_which_function(peer, function):
     assert (fn is not None) == (peer in HAS[function])
 
 
-@pytest.mark.parametrize("function", [f for f in LOSSES if "torch" in HAS[f]])
+@pytest.mark.parametrize("function", [f for f in LOSSES + DISTANCE if "torch" in HAS[f]])
 def test_torch_loss_and_grad(function, dtype):
     pytest.importorskip("torch")
     p = _problem(function, dtype)
@@ -124,6 +134,20 @@ def test_torch_fused_sgd_step(dtype):
     p = _problem("sgd_update", dtype)
     # torch's first step sets the velocity to the gradient; fastloss's from zeros gives the same
     np.testing.assert_allclose(_call("torch", p), _expected(p), **_tol(dtype))
+
+
+def test_torch_fused_adam_step(dtype):
+    pytest.importorskip("torch")
+    p = _problem("adam_update", dtype)
+    np.testing.assert_allclose(_call("torch", p), _expected(p), **_tol(dtype))
+
+
+def test_distance_problems_take_any_shape():
+    p = _peers.Problem("huber", "float32", (4, 6))
+    pred, target = p.inputs
+    assert pred.shape == target.shape == (4, 6) and pred.dtype == target.dtype == np.float32
+    with pytest.raises(ValueError, match="shape must have 1 dimension"):
+        _peers.Problem("adam_update", "float32", (4, 6))
 
 
 def test_torch_threads_follow_the_case():

@@ -145,6 +145,30 @@ def classifier(rng: np.random.Generator) -> list[float]:
             float(len(params)), float(len(message) > 0)]
 
 
+def adaptive_and_distance(rng: np.random.Generator) -> list[float]:
+    """The adaptive optimisers and the distance-based losses (issue 20)."""
+    w = rng.standard_normal(10).astype(np.float32)
+    g = rng.standard_normal(10).astype(np.float32)
+    m, v, vmax = np.zeros_like(w), np.zeros_like(w), np.zeros_like(w)
+    fl.adam_update(w, g, m, v, step=1, lr=1e-3, betas=(0.9, 0.999), amsgrad=True, v_max=vmax)
+    s, buf = np.zeros_like(w), np.zeros_like(w)
+    fl.rmsprop_update(w, g, s, lr=1e-3, momentum=0.9, momentum_buffer=buf)
+    fl.adagrad_update(w, g, np.zeros_like(w), step=1, lr=1e-2, lr_decay=0.1)
+    optimisers: list[fl.Adam | fl.RMSprop | fl.Adagrad] = [
+        fl.Adam([w], 1e-3), fl.AdamW([w], fl.StepLR(1e-3, 10, 0.5)),
+        fl.RMSprop([w], centered=True), fl.Adagrad([w], initial_accumulator_value=0.1)]
+    for opt in optimisers:
+        opt.step([g])
+        opt.load_state_dict(opt.state_dict())
+    pred = rng.standard_normal((4, 3))
+    target = np.zeros((4, 3))
+    losses = [fl.squared_error(pred, target)[0], fl.absolute_error(pred, target, reduction="sum")[0],
+              fl.huber(pred, target, delta=0.5)[0], fl.smooth_l1(pred, target, beta=0.0)[0]]
+    per_element, grad = fl.huber(pred, target, reduction="none", sample_weight=np.ones(4))
+    assert isinstance(per_element, np.ndarray) and grad is not None
+    return [float(w.sum()), *(float(x) for x in losses), float(per_element.sum())]
+
+
 def main() -> None:
     rng = np.random.default_rng(0)
     version: str = fl.__version__
@@ -153,6 +177,7 @@ def main() -> None:
     assert info is not None and info["kernel_isa"] == isa
     fl.show_config()
     values = multiclass(rng, 8, 4) + binary(rng, 16) + linear(rng, 32, 5, 3) + classifier(rng)
+    values += adaptive_and_distance(rng)
     assert all(np.isfinite(values)), values
     print(f"fastloss {version} ({isa}): {len(values)} values, all finite")
 

@@ -10,15 +10,17 @@ Commands
 ``bench`` (the default when no command is given)
     Time every kernel -- ``softmax_cross_entropy`` (also with soft targets),
     ``multiclass_hinge`` (also Crammer–Singer), ``softmax``, ``log_softmax``,
-    ``binary_hinge``, ``sigmoid_cross_entropy``, ``sigmoid`` -- and
-    ``sgd_update`` against its plain-NumPy twin in :mod:`fastloss.reference`,
+    ``binary_hinge``, ``sigmoid_cross_entropy``, ``sigmoid``, the distance
+    losses ``squared_error``, ``absolute_error``, ``huber``, ``smooth_l1`` -- and
+    ``sgd_update`` and ``adam_update`` against its plain-NumPy twin in :mod:`fastloss.reference`,
     against PyTorch, scikit-learn and JAX when they are installed, and against
     a one-pass floor (``np.exp`` or ``np.copyto`` over the same array), on the
     issue's target shapes (softmax cross-entropy and hinge at (128, 10),
     (4096, 10), (65536, 10), (4096, 100), (1024, 1000), (16384, 1000); the
     other multiclass kernels on the first, second, fourth and fifth of these;
-    N = 1e4 and 1e6 for the elementwise ones; 1e5, 1e6, 1e7 parameters for
-    ``sgd_update``).  Prints, per case, fastloss's median time per call and
+    N = 1e4 and 1e6 for the elementwise ones, and (4096, 100) for the
+    distance losses; 1e5, 1e6, 1e7 parameters for ``sgd_update`` and
+    ``adam_update``).  Prints, per case, fastloss's median time per call and
     per element, **peer time / fastloss time** for each peer (above 1x
     fastloss is faster; "—" where the peer is not installed or has no such
     function) and **fastloss time / floor time**; the header names the code
@@ -39,7 +41,9 @@ Commands
     default 1, as the targets are single-threaded), ``--json FILE`` (also
     write every figure, with versions, machine and code path, as JSON),
     ``--plot FILE`` (a PNG bar chart of fastloss's speed-up over each peer,
-    per case, log scale; needs matplotlib: ``pip install 'fastloss[plot]'``).
+    per case, log scale; needs matplotlib: ``pip install 'fastloss[plot]'``),
+    ``--function NAME`` (only that function's cases; repeat it for several),
+    ``--impl NAME`` (fastloss against only that implementation; repeatable).
 
     JAX reads its thread settings once, at import: with ``--threads 1``,
     ``XLA_FLAGS`` asks it for one thread (unless it is already set); with
@@ -140,6 +144,20 @@ def build_parser():
         default=1,
         metavar="N",
         help="threads of fastloss, torch and scikit-learn (default: %(default)s)",
+    )
+    bench.add_argument(
+        "--function",
+        action="append",
+        metavar="NAME",
+        help="time only this function (repeat for several; e.g. adam_update, huber, "
+        "softmax_cross_entropy[soft]); default: every one",
+    )
+    bench.add_argument(
+        "--impl",
+        action="append",
+        metavar="NAME",
+        help="time fastloss against only this implementation (repeat for several: reference, "
+        "torch, sklearn, jax, floor_np.exp, floor_np.copyto); default: every one",
     )
     bench.add_argument(
         "--json", metavar="FILE", help="also write every figure, with versions, to FILE as JSON"

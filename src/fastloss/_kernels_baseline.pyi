@@ -93,6 +93,63 @@ def sgd_update(
     first_step: bool = ...,
 ) -> None: ...
 def sum_squares(x: _Array) -> float: ...
+def adam_step(
+    params: list[Any],
+    grads: list[Any],
+    m: list[Any],
+    v: list[Any],
+    v_max: list[Any] | None,
+    *,
+    step: int,
+    lr: float,
+    beta1: float,
+    beta2: float,
+    eps: float,
+    weight_decay: float,
+    decoupled: bool,
+    amsgrad: bool,
+    maximize: bool,
+) -> int: ...
+def rmsprop_step(
+    params: list[Any],
+    grads: list[Any],
+    square_avg: list[Any],
+    grad_avg: list[Any] | None,
+    momentum_buffer: list[Any] | None,
+    *,
+    lr: float,
+    alpha: float,
+    eps: float,
+    weight_decay: float,
+    momentum: float,
+    centered: bool,
+    maximize: bool,
+) -> int: ...
+def adagrad_step(
+    params: list[Any],
+    grads: list[Any],
+    state_sum: list[Any],
+    *,
+    step: int,
+    lr: float,
+    lr_decay: float,
+    weight_decay: float,
+    eps: float,
+    maximize: bool,
+) -> int: ...
+def distance(
+    pred: _Array,
+    target: _Array,
+    *,
+    kind: str,
+    reduction: str,
+    param: float = ...,
+    k_cols: int = ...,
+    sample_weight: _Array | None = ...,
+    weight_per_row: bool = ...,
+    grad: _Array | None = ...,
+    loss_out: _Array | None = ...,
+) -> tuple[int, float]: ...
 
 # The training engine (kernels/train.pxi).
 def all_finite(x: _Array) -> bool: ...
@@ -156,5 +213,30 @@ def sgd_update_fast(
     dampening: object,
     weight_decay: object,
     nesterov: object,
+    maximize: object,
+) -> bool | None: ...
+def distance_fast(
+    pred: object,
+    target: object,
+    kind: object,
+    param: object,
+    reduction: object,
+    sample_weight: object,
+    grad: object,
+    out: object,
+) -> tuple[Any, Any] | None: ...
+def adam_update_fast(
+    param: object,
+    grad: object,
+    m: object,
+    v: object,
+    step: object,
+    lr: object,
+    betas: object,
+    eps: object,
+    weight_decay: object,
+    decoupled: object,
+    amsgrad: object,
+    v_max: object,
     maximize: object,
 ) -> bool | None: ...

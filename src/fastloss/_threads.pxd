@@ -9,5 +9,8 @@ cdef enum:
     # The training engine: multiply-adds of one product of a step (batch x features x
     # classes); below this a step's two barriers cost more than a second thread saves.
     TRAIN_PARALLEL_MIN = 1 << 20
+    # The adaptive optimizers (Adam, RMSprop, Adagrad): a square root and a division
+    # per element, more work than SGD's but still memory-bound on large arrays.
+    ADAPTIVE_PARALLEL_MIN = 1 << 15
 
 cdef int threads_for(Py_ssize_t elements, Py_ssize_t minimum) noexcept nogil

@@ -4,6 +4,7 @@ from types import TracebackType
 
 PARALLEL_MIN_ELEMENTS: int
 SGD_MIN_ELEMENTS: int
+ADAPTIVE_MIN_ELEMENTS: int
 
 def for_size(elements: int, minimum: int = ...) -> int: ...
 def openmp() -> bool: ...

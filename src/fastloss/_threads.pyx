@@ -8,7 +8,8 @@ and their fast entries, read the same setting.
 The kernels split rows over OpenMP threads (``prange``, static schedule) when
 the build has OpenMP (``fl.show_config()`` tells) and the problem is large
 enough: below ``PARALLEL_MIN_ELEMENTS`` elements (``SGD_MIN_ELEMENTS`` for
-``sgd_update``, which does little work per element) a call stays on one
+``sgd_update``, which does little work per element, ``ADAPTIVE_MIN_ELEMENTS`` for
+the adaptive optimizers) a call stays on one
 thread, where starting a thread team would cost more than it saves.  Each row
 is computed by one thread exactly as on one thread, so per-row losses and
 gradients do not depend on the thread count; a reduced loss (a sum over rows)
@@ -30,6 +31,8 @@ cdef extern from "_threads.h":
 PARALLEL_MIN_ELEMENTS = PARALLEL_MIN
 #: The same for sgd_update.
 SGD_MIN_ELEMENTS = SGD_PARALLEL_MIN
+#: The same for the adaptive optimizers (adam_update, rmsprop_update, adagrad_update).
+ADAPTIVE_MIN_ELEMENTS = ADAPTIVE_PARALLEL_MIN
 
 # The policy's state: the threads asked for by set_num_threads (0: OpenMP's
 # default), and whether the build has OpenMP (a test can pretend it has not).

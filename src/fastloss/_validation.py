@@ -243,3 +243,18 @@ def flag(value, name):
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be True or False, got {value!r}")
     return bool(value)
+
+
+def regression_target(y, like, name="target"):
+    """Real targets of the shape of ``like`` as a C-contiguous array of its dtype.
+
+    Any integer, bool or float dtype is accepted and converted (a copy only when the
+    dtype differs or the array is strided); complex, object or string arrays are a
+    TypeError, another shape a ValueError.
+    """
+    arr = np.asarray(y)
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be a real-valued (integer or float) array, got dtype {arr.dtype}")
+    if arr.shape != like.shape:
+        raise ValueError(f"{name} must have shape {like.shape} (that of pred), got shape {arr.shape}")
+    return np.ascontiguousarray(arr, dtype=like.dtype)

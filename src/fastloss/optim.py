@@ -293,10 +293,83 @@ class CosineLR(LRSchedule):
 
 
 # --------------------------------------------------------------------------
+# What the optimisers share
+
+
+class _Optimizer:
+    """The parameters, the learning rate (or its schedule) and the gradients' checks
+    of every optimiser: :class:`SGD` here; ``Adam``, ``AdamW``, ``RMSprop`` and
+    ``Adagrad`` in adaptive.py."""
+
+    params: list[npt.NDArray[np.floating[Any]]]
+    steps: int
+    _lr: float | None
+    _schedule: Callable[[int], float] | None
+
+    def _set_params(self, params: npt.NDArray[np.floating[Any]] | Iterable[npt.NDArray[np.floating[Any]]]) -> None:
+        if isinstance(params, np.ndarray):
+            params = [params]
+        params = list(params)
+        if not params:
+            raise ValueError("params must hold at least one array")
+        for i, p in enumerate(params):
+            _param(p, f"params[{i}]")
+        for i in range(len(params)):
+            for j in range(i):
+                if np.may_share_memory(params[i], params[j]):
+                    raise ValueError(f"params[{i}] shares memory with params[{j}]")
+        self.params = params
+
+    @property
+    def lr(self) -> float:
+        """The learning rate of the next step (a schedule's value at :attr:`steps`)."""
+        if self._schedule is not None:
+            return self._schedule(self.steps)
+        assert self._lr is not None
+        return self._lr
+
+    @lr.setter
+    def lr(self, value: float | LRSchedule | Callable[[int], float]) -> None:
+        if isinstance(value, LRSchedule) or (callable(value) and not isinstance(value, (int, float))):
+            self._schedule = value
+            self._lr = None
+        else:
+            self._lr = v.finite_real(value, "lr", low=0.0)
+            self._schedule = None
+
+    @property
+    def schedule(self) -> Callable[[int], float] | None:
+        """The learning-rate schedule, or None for a constant ``lr``."""
+        return self._schedule
+
+    def _lr_state(self) -> Any:
+        """``lr`` as a state dict keeps it: the schedule, or the float."""
+        return self._schedule if self._schedule is not None else self._lr
+
+    def _step_lr(self) -> float:
+        """The learning rate of the step about to be taken, checked."""
+        return v.finite_real(self.lr, "lr", low=0.0)
+
+    def _grad_list(self, grads: Iterable[npt.ArrayLike]) -> list[Any]:
+        """``grads`` as a list of one gradient per parameter (an array alone for one parameter)."""
+        if isinstance(grads, np.ndarray) and len(self.params) == 1:
+            grads = [grads]
+        grads = list(grads)
+        if len(grads) != len(self.params):
+            raise ValueError(f"grads must hold {len(self.params)} arrays (one per param), got {len(grads)}")
+        return grads
+
+    def _checked_grads(self, grads: list[Any]) -> list[npt.NDArray[np.floating[Any]]]:
+        """Every gradient checked against its parameter (errors name it), C-contiguous."""
+        return [_grad(g, p, f"grads[{i}]", f"params[{i}]")
+                for i, (p, g) in enumerate(zip(self.params, grads))]
+
+
+# --------------------------------------------------------------------------
 # The optimiser
 
 
-class SGD:
+class SGD(_Optimizer):
     """Stochastic gradient descent over a list of arrays, step for step ``torch.optim.SGD``.
 
     Each :meth:`step` applies :func:`sgd_update` to every parameter with its
@@ -335,22 +408,12 @@ class SGD:
                  lr: float | LRSchedule | Callable[[int], float], *, momentum: float = 0.0,
                  dampening: float = 0.0, weight_decay: float = 0.0,
                  nesterov: bool = False, maximize: bool = False) -> None:
-        if isinstance(params, np.ndarray):
-            params = [params]
-        params = list(params)
-        if not params:
-            raise ValueError("params must hold at least one array")
-        for i, p in enumerate(params):
-            _param(p, f"params[{i}]")
-        for i in range(len(params)):
-            for j in range(i):
-                if np.may_share_memory(params[i], params[j]):
-                    raise ValueError(f"params[{i}] shares memory with params[{j}]")
+        self._set_params(params)
         (_, self.momentum, self.dampening, self.weight_decay, self.nesterov,
          self.maximize) = _hyper(0.0, momentum, dampening, weight_decay, nesterov, maximize)
-        self.params = params
         self.lr = lr
         self.steps = 0
+        params = self.params
         self._velocity = [np.zeros_like(p) for p in params] if self.momentum > 0 else None
         # flat views made once: a step allocates no array
         self._flat_params = [p.reshape(-1) for p in params]
@@ -358,27 +421,6 @@ class SGD:
             [b.reshape(-1) for b in self._velocity] if self._velocity is not None
             else [None] * len(params)
         )
-
-    @property
-    def lr(self) -> float:
-        """The learning rate of the next step (a schedule's value at :attr:`steps`)."""
-        if self._schedule is not None:
-            return self._schedule(self.steps)
-        return self._lr
-
-    @lr.setter
-    def lr(self, value: float | LRSchedule | Callable[[int], float]) -> None:
-        if isinstance(value, LRSchedule) or (callable(value) and not isinstance(value, (int, float))):
-            self._schedule = value
-            self._lr = None
-        else:
-            self._lr = v.finite_real(value, "lr", low=0.0)
-            self._schedule = None
-
-    @property
-    def schedule(self) -> Callable[[int], float] | None:
-        """The learning-rate schedule, or None for a constant ``lr``."""
-        return self._schedule
 
     def step(self, grads: Iterable[npt.ArrayLike]) -> None:
         """Update every parameter in place with its gradient.
@@ -389,15 +431,8 @@ class SGD:
             One per parameter, same dtype and shape.  Everything is checked
             before anything is written.
         """
-        if isinstance(grads, np.ndarray) and len(self.params) == 1:
-            grads = [grads]
-        grads = list(grads)
-        if len(grads) != len(self.params):
-            raise ValueError(f"grads must hold {len(self.params)} arrays (one per param), got {len(grads)}")
-        flat = []
-        for i, (p, g) in enumerate(zip(self.params, grads)):
-            flat.append(_grad(g, p, f"grads[{i}]", f"params[{i}]").reshape(-1))
-        lr = v.finite_real(self.lr, "lr", low=0.0)
+        flat = [g.reshape(-1) for g in self._checked_grads(self._grad_list(grads))]
+        lr = self._step_lr()
         first = self.steps == 0
         for p, g, b in zip(self._flat_params, flat, self._flat_velocity):
             _dispatch.kernels.sgd_update(
@@ -422,7 +457,7 @@ class SGD:
     def state_dict(self) -> dict[str, Any]:
         """The optimiser's state: hyper-parameters, step count and copies of the buffers."""
         return {
-            "lr": self._schedule if self._schedule is not None else self._lr,
+            "lr": self._lr_state(),
             "momentum": self.momentum,
             "dampening": self.dampening,
             "weight_decay": self.weight_decay,

@@ -16,15 +16,22 @@ the compiled API.
 import numpy as np
 
 __all__ = [
+    "absolute_error",
+    "adagrad_update",
+    "adam_update",
     "binary_hinge",
+    "huber",
     "log_softmax",
     "multiclass_hinge",
+    "rmsprop_update",
     "sigmoid",
     "sigmoid_cross_entropy",
     "sgd_update",
+    "smooth_l1",
     "softmax",
     "softmax_cross_entropy",
     "softmax_loss",
+    "squared_error",
     "svm_loss",
 ]
 
@@ -346,6 +353,138 @@ def sgd_update(param, grad, *, lr, momentum=0.0, velocity=None, dampening=0.0,
         velocity += (1 - dampening) * g
         g = g + momentum * velocity if nesterov else velocity
     param -= lr * g
+
+
+def _lerp_(a, b, w):
+    """a ← a + w (b − a) in place, as torch's lerp: from b when w ≥ 1/2, so that w near 1 is exact."""
+    t = a.dtype.type
+    if abs(w) < 0.5:
+        a += t(w) * (b - a)
+    else:
+        a[...] = b - (b - a) * (t(1) - t(w))
+
+
+def adam_update(param, grad, m, v, *, step, lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
+                decoupled=False, amsgrad=False, v_max=None, maximize=False):
+    """One in-place Adam / AdamW step, torch.optim.Adam's rule with caller-owned moments.
+
+    g = ±grad (+ weight_decay · param, or param *= 1 − lr · weight_decay if decoupled);
+    m = lerp(m, g, 1 − β1); v = β2 v + (1 − β2) g²; v̂ = max(v_max, v) with amsgrad, else v;
+    param −= lr / (1 − β1^t) · m / (sqrt(v̂) / sqrt(1 − β2^t) + eps).
+    """
+    beta1, beta2 = betas
+    t = param.dtype.type
+    g = -grad if maximize else grad
+    if weight_decay != 0:
+        if decoupled:
+            param *= t(1 - lr * weight_decay)
+        else:
+            g = g + t(weight_decay) * param
+    _lerp_(m, g, 1 - beta1)
+    v *= t(beta2)
+    v += t(1 - beta2) * g * g
+    if amsgrad:
+        np.maximum(v_max, v, out=v_max)
+        vhat = v_max
+    else:
+        vhat = v
+    denom = np.sqrt(vhat) / t(np.sqrt(1 - beta2**step)) + t(eps)
+    param -= t(lr / (1 - beta1**step)) * m / denom
+
+
+def rmsprop_update(param, grad, square_avg, *, lr, alpha=0.99, eps=1e-8, weight_decay=0.0,
+                   momentum=0.0, momentum_buffer=None, centered=False, grad_avg=None,
+                   maximize=False):
+    """One in-place RMSprop step, torch.optim.RMSprop's rule with caller-owned state.
+
+    g = ±grad (+ weight_decay · param); s = α s + (1 − α) g²; centered: ḡ = lerp(ḡ, g, 1 − α),
+    a = sqrt(s − ḡ²) + eps, else a = sqrt(s) + eps; momentum: b = μ b + g / a, param −= lr b;
+    else param −= lr g / a.
+    """
+    t = param.dtype.type
+    g = -grad if maximize else grad
+    if weight_decay != 0:
+        g = g + t(weight_decay) * param
+    square_avg *= t(alpha)
+    square_avg += t(1 - alpha) * g * g
+    if centered:
+        _lerp_(grad_avg, g, 1 - alpha)
+        avg = np.sqrt(square_avg - grad_avg * grad_avg) + t(eps)
+    else:
+        avg = np.sqrt(square_avg) + t(eps)
+    if momentum > 0:
+        momentum_buffer *= t(momentum)
+        momentum_buffer += g / avg
+        param -= t(lr) * momentum_buffer
+    else:
+        param -= t(lr) * g / avg
+
+
+def adagrad_update(param, grad, state_sum, *, step, lr, lr_decay=0.0, weight_decay=0.0, eps=1e-10,
+                   maximize=False):
+    """One in-place Adagrad step, torch.optim.Adagrad's rule with a caller-owned sum.
+
+    g = ±grad (+ weight_decay · param); s += g²; param −= lr / (1 + (t − 1) lr_decay) · g / (sqrt(s) + eps).
+    """
+    t = param.dtype.type
+    g = -grad if maximize else grad
+    if weight_decay != 0:
+        g = g + t(weight_decay) * param
+    state_sum += g * g
+    param -= t(lr / (1 + (step - 1) * lr_decay)) * g / (np.sqrt(state_sum) + t(eps))
+
+
+def _distance(pred, target, loss_and_grad, reduction, sample_weight, grad, out):
+    """A distance loss of d = pred − target: elementwise (L, dL/dpred), weights, the reduction."""
+    x = np.asarray(pred)
+    d = x - np.asarray(target).astype(x.dtype)
+    loss, g = loss_and_grad(d)
+    denom = x.size
+    if sample_weight is not None:
+        w = np.asarray(sample_weight, x.dtype)
+        if w.shape != x.shape:
+            w = w.reshape((-1,) + (1,) * (x.ndim - 1))  # one weight per row
+        loss = w * loss
+        g = g * w
+        denom = float(np.broadcast_to(w, x.shape).sum(dtype=np.float64))
+    return _reduce(loss, g if grad else None, denom, reduction, grad, out)
+
+
+def squared_error(pred, target, *, reduction="mean", sample_weight=None, grad=True, out=None):
+    """L = d², dL/dpred = 2 d, d = pred − target (torch's mse_loss)."""
+    return _distance(pred, target, lambda d: (d * d, 2 * d), reduction, sample_weight, grad, out)
+
+
+def absolute_error(pred, target, *, reduction="mean", sample_weight=None, grad=True, out=None):
+    """L = |d|, dL/dpred = sign(d), 0 at d = 0 and for NaN (torch's l1_loss)."""
+    return _distance(pred, target, lambda d: (np.abs(d), np.nan_to_num(np.sign(d), nan=0.0)),
+                     reduction, sample_weight, grad, out)
+
+
+def huber(pred, target, *, delta=1.0, reduction="mean", sample_weight=None, grad=True, out=None):
+    """L = d²/2 if |d| < δ else δ (|d| − δ/2), dL/dpred = clip(d, −δ, δ) (torch's huber_loss)."""
+    def f(d):
+        t = d.dtype.type
+        a = np.abs(d)
+        loss = np.where(a < delta, t(0.5) * d * d, t(delta) * (a - t(0.5 * delta)))
+        return loss, np.where(d < -delta, t(-delta), np.where(d > delta, t(delta), d))
+
+    return _distance(pred, target, f, reduction, sample_weight, grad, out)
+
+
+def smooth_l1(pred, target, *, beta=1.0, reduction="mean", sample_weight=None, grad=True, out=None):
+    """L = d²/(2β) if |d| < β else |d| − β/2, dL/dpred = clip(d/β, −1, 1); β = 0: |d| (torch's smooth_l1_loss)."""
+    if beta == 0:
+        return absolute_error(pred, target, reduction=reduction, sample_weight=sample_weight,
+                              grad=grad, out=out)
+
+    def f(d):
+        t = d.dtype.type
+        a = np.abs(d)
+        loss = np.where(a < beta, (t(0.5) * d * d) / t(beta), a - t(0.5 * beta))
+        return loss, np.where(d <= -beta, t(-1), np.where(d >= beta, t(1), d / t(beta)))
+
+    return _distance(pred, target, f, reduction, sample_weight, grad, out)
 
 
 def svm_loss(W, X, y, reg=0.0, *, margin=1.0):

@@ -90,7 +90,8 @@ def _header(env, repeats):
         f"code path: kernel ISA {env['kernel_isa']} (usable: {', '.join(env['available_isas'])}), "
         f"OpenMP {'on' if env['openmp'] else 'off'}, threads {env['fastloss_threads']} "
         f"(arrays below {env['parallel_min_elements']} elements, "
-        f"{env['sgd_parallel_min_elements']} for sgd_update: 1)\n"
+        f"{env['sgd_parallel_min_elements']} for sgd_update, "
+        f"{env['adaptive_parallel_min_elements']} for adam_update: 1)\n"
         f"peers: {', '.join(installed) or 'none'}"
         + (f"; not installed: {', '.join(absent)}" if absent else "")
         + "\n"
@@ -156,6 +157,21 @@ def run(args):
         cases, repeats = timing.CASES, timing.REPEATS
         max_time, min_repeats = timing.MAX_CASE_TIME, timing.MIN_REPEATS
 
+    only = getattr(args, "function", None)
+    if only:
+        unknown = sorted(set(only) - set(cases))
+        if unknown:
+            print(f"--function: unknown {', '.join(unknown)}; one of {', '.join(cases)}",
+                  file=sys.stderr)
+            return 2
+        cases = {f: shapes for f, shapes in cases.items() if f in only}
+    impls = getattr(args, "impl", None) or peers.IMPLS
+    unknown = sorted(set(impls) - set(peers.IMPLS))
+    if unknown:
+        print(f"--impl: unknown {', '.join(unknown)}; one of {', '.join(peers.IMPLS)}",
+              file=sys.stderr)
+        return 2
+
     peers.pin_jax_threads(args.threads)  # before anything imports jax
     env = timing.environment(args.threads)
     print(_header(env, repeats))
@@ -164,7 +180,7 @@ def run(args):
     results = []
     interrupted = False
     try:
-        for r in timing.run(cases, dtypes, threads=args.threads, repeats=repeats,
+        for r in timing.run(cases, dtypes, threads=args.threads, impls=impls, repeats=repeats,
                              min_sample_time=timing.MIN_SAMPLE_TIME, max_time=max_time,
                              min_repeats=min_repeats):
             results.append(r)

@@ -30,7 +30,11 @@ Implementations (:data:`IMPLS`)
     call sets its ``.grad`` to None first (as ``zero_grad()`` does), then runs
     ``loss.backward()``, so the gradient is allocated per call.  ``sgd_update``
     is one ``torch.optim.SGD([w], lr, momentum=0.9, fused=True).step()``, the
-    gradient set once beforehand.  ``torch.set_num_threads`` follows the case's
+    gradient set once beforehand; ``adam_update`` one
+    ``torch.optim.Adam([w], lr=1e-3, fused=True).step()`` alike.  The distance
+    losses are ``F.mse_loss``, ``F.l1_loss``, ``F.huber_loss`` and
+    ``F.smooth_l1_loss`` (mean, forward and backward).  ``torch.set_num_threads``
+    follows the case's
     thread count (see :func:`threads`).  No peer for the binary hinge and the
     Crammer–Singer hinge (torch has neither).
 ``sklearn``
@@ -49,7 +53,8 @@ Implementations (:data:`IMPLS`)
     (``-mean(log_softmax(s)[arange(N), y])`` and the like; no optax), compiled
     when the callable is made, each call ending in ``block_until_ready``;
     ``jax.jit(jax.nn.softmax)`` & co. for the activations; no peer for
-    ``sgd_update``.  The inputs are put on the device once.  64-bit mode
+    ``sgd_update``, ``adam_update`` and the distance losses.  The inputs are
+    put on the device once.  64-bit mode
     (``jax_enable_x64``) is switched on when JAX is first used, for the
     float64 cases.  XLA reads its thread settings once, at import: see
     :func:`pin_jax_threads`.
@@ -57,8 +62,11 @@ Implementations (:data:`IMPLS`)
     One pass that reads and writes every element: ``np.exp`` over the scores
     into a preallocated array (softmax and sigmoid families: one exp per
     element is the least they must compute), ``np.copyto`` of the scores (or
-    of the parameters) into one (hinge losses, ``sgd_update``).  A floor is
-    timed only for the functions it belongs to.
+    of the parameters) into one (hinge losses, ``sgd_update``, ``adam_update``,
+    the distance losses).  A floor is timed only for the functions it belongs
+    to.  ``adam_update`` must move 3.5 times the bytes of that copy (it reads
+    param, grad, m, v and writes param, m, v: 7 arrays against the copy's 2),
+    so its memory floor is 3.5 times ``np.copyto``'s time.
 """
 
 from __future__ import annotations
@@ -67,6 +75,7 @@ import contextlib
 import dataclasses
 import functools
 import importlib
+import itertools
 import importlib.util
 import math
 import os
@@ -94,20 +103,30 @@ FUNCTIONS = {
     "sigmoid_cross_entropy": "floor_np.exp",
     "sigmoid": "floor_np.exp",
     "sgd_update": "floor_np.copyto",
+    "adam_update": "floor_np.copyto",
+    "squared_error": "floor_np.copyto",
+    "absolute_error": "floor_np.copyto",
+    "huber": "floor_np.copyto",
+    "smooth_l1": "floor_np.copyto",
 }
+#: The distance-based losses: pred and target of any shape (timed on (N,) and (N, K)).
+DISTANCE = frozenset({"squared_error", "absolute_error", "huber", "smooth_l1"})
 #: The functions each implementation has (elsewhere it shows as "—").
 SUPPORTS = {
     "fastloss": frozenset(FUNCTIONS),
     "reference": frozenset(FUNCTIONS),
     "torch": frozenset(FUNCTIONS) - {"multiclass_hinge[crammer_singer]", "binary_hinge"},
     "sklearn": frozenset({"softmax_cross_entropy", "sigmoid_cross_entropy"}),
-    "jax": frozenset(FUNCTIONS) - {"sgd_update"},
+    "jax": frozenset(FUNCTIONS) - {"sgd_update", "adam_update"} - DISTANCE,
     **{floor: frozenset(f for f, fl in FUNCTIONS.items() if fl == floor) for floor in FLOORS},
 }
 #: Functions on (N,) arrays; the others take (N, C) scores.
-ELEMENTWISE = frozenset({"binary_hinge", "sigmoid_cross_entropy", "sigmoid", "sgd_update"})
+ELEMENTWISE = frozenset({"binary_hinge", "sigmoid_cross_entropy", "sigmoid", "sgd_update",
+                         "adam_update"}) | DISTANCE
 #: sgd_update's hyper-parameters (a momentum step, torch's rule).
 SGD_LR, SGD_MOMENTUM = 0.01, 0.9
+#: adam_update's learning rate (torch's default betas and eps).
+ADAM_LR = 1e-3
 
 _XLA_ONE_THREAD = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
 
@@ -211,7 +230,7 @@ class Problem:
         object.__setattr__(self, "dtype", np.dtype(self.dtype).name)
         object.__setattr__(self, "shape", tuple(int(d) for d in self.shape))
         ndim = 1 if self.name in ELEMENTWISE else 2
-        if len(self.shape) != ndim:
+        if len(self.shape) != ndim and not (self.name in DISTANCE and len(self.shape) >= 1):
             raise ValueError(f"shape must have {ndim} dimension(s) for {self.function}, got {self.shape}")
 
     @property
@@ -245,8 +264,11 @@ def _inputs(function, dtype, shape, seed):
     """The inputs of :class:`Problem` (the last few kept, whatever the thread count)."""
     name, _, option = function.rstrip("]").partition("[")
     rng = np.random.default_rng(seed)
-    if name == "sgd_update":
+    if name in ("sgd_update", "adam_update"):
         arrays = (rng.standard_normal(shape).astype(dtype), rng.standard_normal(shape).astype(dtype))
+    elif name in DISTANCE:  # (pred, target)
+        arrays = ((3.0 * rng.standard_normal(shape)).astype(dtype),
+                  rng.standard_normal(shape).astype(dtype))
     else:
         scores = (3.0 * rng.standard_normal(shape)).astype(dtype)
         high = shape[1] if len(shape) == 2 else 2
@@ -289,6 +311,15 @@ def _fastloss_or_reference(module, problem):
             return w
 
         return step
+    if problem.name == "adam_update":
+        w, m, v = x.copy(), np.zeros_like(x), np.zeros_like(x)
+        steps = itertools.count(1)
+
+        def adam_step():
+            fn(w, y, m, v, step=next(steps), lr=ADAM_LR)
+            return w
+
+        return adam_step
     kw = dict(_FASTLOSS_OPTIONS.get(problem.option, {}))
     if own_out:
         kw["out"] = np.empty_like(x)
@@ -309,6 +340,11 @@ def _make_reference(problem):
     return _fastloss_or_reference(reference, problem)
 
 
+#: The torch.nn.functional name of each distance loss.
+_TORCH_DISTANCE_NAMES = {"squared_error": "mse_loss", "absolute_error": "l1_loss",
+                         "huber": "huber_loss", "smooth_l1": "smooth_l1_loss"}
+
+
 def _make_torch(problem):
     import torch
     import torch.nn.functional as F
@@ -325,6 +361,16 @@ def _make_torch(problem):
             return w
 
         return step
+    if name == "adam_update":
+        w = _torch_tensor(x_np).requires_grad_()
+        w.grad = _torch_tensor(y_np)
+        adam = torch.optim.Adam([w], lr=ADAM_LR, fused=True)
+
+        def adam_step():
+            adam.step()
+            return w
+
+        return adam_step
     if name in _ACTIVATIONS:
         act = {"softmax": functools.partial(torch.softmax, dim=-1),
                "log_softmax": functools.partial(torch.log_softmax, dim=-1),
@@ -340,6 +386,8 @@ def _make_torch(problem):
 
         def loss_fn():
             return c * F.multi_margin_loss(x, t)
+    elif name in DISTANCE:
+        loss_fn = functools.partial(getattr(F, _TORCH_DISTANCE_NAMES[name]), x, _torch_tensor(y_np))
     else:  # sigmoid_cross_entropy
         t = _torch_tensor(y_np.astype(problem.dtype))
         loss_fn = functools.partial(F.binary_cross_entropy_with_logits, x, t)

@@ -3,7 +3,7 @@
 What is measured
 ----------------
 Each *case* is a function (every public kernel, also the soft-target
-cross-entropy and the Crammer–Singer hinge, and ``sgd_update``), a dtype, a
+cross-entropy and the Crammer–Singer hinge, ``sgd_update`` and ``adam_update``), a dtype, a
 shape and a thread count: a :class:`fastloss.peers.Problem`.  On its inputs
 (seeded; see there) every implementation of :mod:`fastloss._bench.peers` that is
 installed and has the function is timed:
@@ -68,6 +68,8 @@ SHAPES = ((128, 10), (4096, 10), (4096, 100), (1024, 1000))
 #: Sizes N of the elementwise functions (binary losses, sigmoid) and of sgd_update.
 BINARY_SIZES = (10_000, 1_000_000)
 SGD_SIZES = (100_000, 1_000_000, 10_000_000)
+#: Shapes of the distance-based losses (issue 20): N = 1e4, 1e6 and (N, K) = (4096, 100).
+DISTANCE_SHAPES = ((10_000,), (1_000_000,), (4096, 100))
 
 #: The cases of the full run, in table order: function -> shapes.
 CASES = {
@@ -81,6 +83,8 @@ CASES = {
     "sigmoid_cross_entropy": tuple((n,) for n in BINARY_SIZES),
     "sigmoid": tuple((n,) for n in BINARY_SIZES),
     "sgd_update": tuple((n,) for n in SGD_SIZES),
+    "adam_update": tuple((n,) for n in SGD_SIZES),
+    **{f: DISTANCE_SHAPES for f in ("squared_error", "absolute_error", "huber", "smooth_l1")},
 }
 #: The cases of ``--quick``.
 QUICK_CASES = {
@@ -299,6 +303,7 @@ def environment(threads=1):
         "fastloss_threads": fastloss_threads,
         "parallel_min_elements": _threads.PARALLEL_MIN_ELEMENTS,
         "sgd_parallel_min_elements": _threads.SGD_MIN_ELEMENTS,
+        "adaptive_parallel_min_elements": _threads.ADAPTIVE_MIN_ELEMENTS,
         "jax_threads": peers.jax_threads(),
         "peers": {p: peers.version(p) for p in peers.PEERS},
         "python": platform.python_version(),

@@ -19,7 +19,8 @@ from cython.parallel cimport prange
 from libc.stdint cimport int8_t, int16_t, int32_t, int64_t
 from libc.string cimport memset
 
-from fastloss._threads cimport PARALLEL_MIN, SGD_PARALLEL_MIN, TRAIN_PARALLEL_MIN, threads_for
+from fastloss._threads cimport (ADAPTIVE_PARALLEL_MIN, PARALLEL_MIN, SGD_PARALLEL_MIN,
+                                TRAIN_PARALLEL_MIN, threads_for)
 
 cdef extern from *:
     """
@@ -186,6 +187,8 @@ include "binary.pxi"
 include "sgd.pxi"
 include "fastpath.pxi"
 include "train.pxi"
+include "adaptive.pxi"
+include "distance.pxi"
 
 
 def _report_keyword_defaults():
@@ -197,7 +200,7 @@ def _report_keyword_defaults():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         for f in (softmax_cross_entropy, softmax_cross_entropy_soft, multiclass_hinge,
-                  binary_hinge, sigmoid_cross_entropy, sgd_update, train_epoch):
+                  binary_hinge, sigmoid_cross_entropy, sgd_update, train_epoch, distance):
             f.__defaults__ = None
             f.__kwdefaults__ = next(iter(f.__signatures__.values())).__kwdefaults__
 
