@@ -242,6 +242,18 @@ def test_bad_label_is_refused_before_anything_is_touched(label, rng):
         dispatch.kernels.linear_gradient(X, y, Wt, np.empty_like(Wt), loss="softmax", margin=1.0)
 
 
+@pytest.mark.parametrize("weight", [-1.0, np.nan, np.inf])
+def test_bad_sample_weight_is_refused_before_anything_is_touched(weight, rng):
+    X, y, W, b, sw = _problem(rng, 64, 8, 3, np.float64, weights=True)
+    sw[33] = weight
+    Wt = np.ascontiguousarray(W.T)
+    Wt0 = Wt.copy()
+    with pytest.raises(ValueError, match=r"sample_weight\[33\]"):
+        dispatch.kernels.train_epoch(X, y, Wt, None, np.full(4, 0.1), np.zeros(4),
+                                     loss="softmax", batch_size=16, sample_weight=sw)
+    np.testing.assert_array_equal(Wt, Wt0)
+
+
 @pytest.mark.parametrize("kwargs,match", [
     (dict(loss="logistic"), "loss must be"),
     (dict(batch_size=0), "batch_size"),

@@ -6,6 +6,7 @@
 
 from libc.stdint cimport intptr_t
 from libc.stdlib cimport free, malloc
+from libc.math cimport INFINITY
 from libc.string cimport memcpy
 
 cdef extern from "simd/train.h":
@@ -141,6 +142,15 @@ def train_epoch(const floating[:, ::1] X, const int64_t[::1] y, floating[:, ::1]
         bad = _first_bad_label(y, c)
     if bad >= 0:
         raise ValueError(f"y[{bad}] = {y[bad]} is not a class index (0 <= y < {c})")
+    if sample_weight is not None:
+        with nogil:
+            for i in range(n):
+                if not (sample_weight[i] >= 0.0 and sample_weight[i] < INFINITY):
+                    bad = i
+                    break
+        if bad >= 0:
+            raise ValueError(f"sample_weight[{bad}] = {sample_weight[bad]} is not a finite "
+                             "weight >= 0")
 
     t.X = &X[0, 0]
     t.n, t.d, t.c, t.ld = n, d, c, ld
