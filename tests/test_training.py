@@ -140,6 +140,24 @@ def test_later_epochs_and_step_ranges_continue_the_run(dtype, rng):
     np.testing.assert_array_equal(V_b, got2[3])
 
 
+@pytest.mark.parametrize("group", [1, 3, 16, 64])
+@pytest.mark.parametrize("c", [4, 260])
+def test_group_size_is_only_an_order_of_work(group, c, dtype, rng):
+    """Groups of any size (the default is 16 rows, 32 from 256 classes) give the twin's run."""
+    X, y, W, b, _ = _problem(rng, 150, 21, c, dtype)
+    order = rng.permutation(150).astype(np.intp)
+    lr = np.full(3, 0.1)
+    Wt, h = W.T.copy(), np.empty(3)
+    bb = b.copy()
+    assert dispatch.kernels.train_epoch(X, y, Wt, order, lr, h, loss="softmax", batch_size=64,
+                                        b=bb, reg=1e-3, group=group) == -1
+    want = _twin(X, y, W, b, order, lr, loss="softmax", batch=64, reg=1e-3)
+    tol = _tol(dtype)
+    np.testing.assert_allclose(h, want[0], **tol)
+    np.testing.assert_allclose(Wt.T, want[1], **tol)
+    np.testing.assert_allclose(bb, want[2], **tol)
+
+
 def test_no_order_is_the_rows_in_order(dtype, rng):
     X, y, W, b, _ = _problem(rng, 99, 13, 5, dtype)
     lr = np.full(4, 0.1)

@@ -175,6 +175,7 @@ def train_epoch(
     start: int = ...,
     stop: int = ...,
     features: int = ...,
+    group: int = ...,
 ) -> int: ...
 def linear_gradient(
     X: _Array, y: _Array, Wt: _Array, dWt: _Array, *, loss: str, margin: float

@@ -28,7 +28,8 @@ cdef extern from "simd/train.h":
         const double* lr
         double* history
         long long steps_before
-    int FL_TRAIN_SOFTMAX, FL_TRAIN_HINGE, FL_TRAIN_G
+        Py_ssize_t group
+    int FL_TRAIN_SOFTMAX, FL_TRAIN_HINGE, FL_TRAIN_G, FL_TRAIN_G_WIDE, FL_TRAIN_WIDE_C
     int fl_all_finite(const void* p, Py_ssize_t n, int bits) noexcept nogil
     Py_ssize_t fl_train_steps(const fl_train* t) noexcept nogil
     Py_ssize_t fl_train_epoch_f32(const fl_train* t, Py_ssize_t s0, Py_ssize_t s1, float* dWt,
@@ -41,6 +42,15 @@ cdef extern from "simd/train.h":
                                  void* work) noexcept nogil
     double fl_train_gradient_f64(const fl_train* t, double* dWt, double* db,
                                  void* work) noexcept nogil
+
+
+cdef Py_ssize_t _group(Py_ssize_t c, Py_ssize_t group) except -1:
+    """Rows of a group: ``group`` if > 0 (tests, experiments), else by the class count."""
+    if group < 0:
+        raise ValueError(f"group must be >= 0, got {group}")
+    if group:
+        return group
+    return FL_TRAIN_G_WIDE if c >= FL_TRAIN_WIDE_C else FL_TRAIN_G
 
 
 cdef Py_ssize_t _first_bad_label(const int64_t[::1] y, Py_ssize_t c) noexcept nogil:
@@ -68,7 +78,7 @@ def train_epoch(const floating[:, ::1] X, const int64_t[::1] y, floating[:, ::1]
                 floating[::1] Vb=None, const double[::1] sample_weight=None,
                 double margin=1.0, double reg=0.0, double momentum=0.0, bint nesterov=False,
                 long long steps_before=0, Py_ssize_t start=0, Py_ssize_t stop=-1,
-                Py_ssize_t features=-1):
+                Py_ssize_t features=-1, Py_ssize_t group=0):
     """Steps ``start .. stop-1`` of one epoch of mini-batch SGD (all of it by default).
 
     Batch k is the rows ``order[k·B : (k+1)·B]`` of X (B = batch_size, the last
@@ -83,7 +93,8 @@ def train_epoch(const floating[:, ::1] X, const int64_t[::1] y, floating[:, ::1]
     ``steps_before`` the steps of earlier epochs (at 0 the first step sets
     the momentum buffer to the gradient, as torch does).  ``features``: the
     leading columns of X that are the features (default all; the trainer's X
-    may carry a column of ones after them, which is not read).
+    may carry a column of ones after them, which is not read).  ``group``: rows
+    scored and added into dW together (0: by C; other values for tests).
 
     Returns -1, or the first step whose loss was not finite: the loop stopped
     there, before that step's update.  Checks every index of ``order`` and
@@ -167,9 +178,10 @@ def train_epoch(const floating[:, ::1] X, const int64_t[::1] y, floating[:, ::1]
     t.lr = &lr[0]
     t.history = &history[0]
     t.steps_before = steps_before
+    t.group = _group(c, group)
     # threads: only where a step's work pays for two barriers; no more than its groups
     nt = threads_for(min(batch_size, n) * d * c, TRAIN_PARALLEL_MIN)
-    nt = max(1, min(nt, 256, (min(batch_size, n) + FL_TRAIN_G - 1) // FL_TRAIN_G))
+    nt = max(1, min(nt, 256, (min(batch_size, n) + t.group - 1) // t.group))
     t.threads = nt
     if floating is float:
         wbytes = fl_train_work_bytes_f32(&t)
@@ -241,8 +253,9 @@ def linear_gradient(const floating[:, ::1] X, const int64_t[::1] y, const floati
     t.lr = NULL
     t.history = NULL
     t.steps_before = 0
+    t.group = _group(c, 0)
     nt = threads_for(n * d * c, TRAIN_PARALLEL_MIN)
-    nt = max(1, min(nt, 256, (n + FL_TRAIN_G - 1) // FL_TRAIN_G))
+    nt = max(1, min(nt, 256, (n + t.group - 1) // t.group))
     t.threads = nt
     # one thread adds into dWt itself; more add into partial sums, reduced into the first
     cdef floating* parts = &dWt[0, 0]

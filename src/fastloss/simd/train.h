@@ -5,7 +5,7 @@
  * estimator's trainer (_training.py) calls fl_train_epoch_* once per epoch.
  * For each batch of the epoch's order of rows (the permutation):
  *
- *   for each group of FL_TRAIN_G rows of the batch (read in place from X by
+ *   for each group of t->group rows of the batch (read in place from X by
  *   their index -- no gathered copy):
  *     S  = x·W + b                  the scores, R rows at a time against all
  *                                   classes, W held transposed (c, d) in cache
@@ -45,10 +45,14 @@
 #define FL_TRAIN_SOFTMAX 0
 #define FL_TRAIN_HINGE 1
 
-/* Rows of a group: scored, then their loss, then their share of dW while
- * they are in cache.  A multiple of every FL_ROWS (the row-block loop of the
- * softmax loss takes FL_ROWS rows at a time). */
+/* Rows of a group (fl_train.group): scored, then their loss, then their
+ * share of dW while they are in cache.  FL_TRAIN_G by default, a multiple of
+ * every FL_ROWS (the row-block loop of the softmax loss takes FL_ROWS rows
+ * at a time); FL_TRAIN_G_WIDE from FL_TRAIN_WIDE_C classes on, where dW
+ * (C x D) is large and is read and written once a group. */
 #define FL_TRAIN_G 16
+#define FL_TRAIN_G_WIDE 32
+#define FL_TRAIN_WIDE_C 256
 
 /* Register blocks.  Scores: FL_TRAIN_R rows × FL_TRAIN_CB classes of vector
  * accumulators over d; gradient: FL_TRAIN_GB classes × 2 vectors of d,
@@ -107,6 +111,7 @@ typedef struct {
     const double *lr;       /* (steps,) each step's learning rate */
     double *history;        /* (steps,) each step's loss, written by the loop */
     long long steps_before; /* steps of earlier epochs: the first one sets v = g */
+    ptrdiff_t group;        /* rows of a group (see FL_TRAIN_G) */
 } fl_train;
 
 static inline ptrdiff_t fl_train_steps(const fl_train *t)
@@ -455,10 +460,10 @@ typedef struct {
  * takes: the row-block permutation, then each thread's scratch. */
 static inline ptrdiff_t FL_FN(train_thread_bytes)(const fl_train *t)
 {
-    const ptrdiff_t bytes = 2 * FL_TRAIN_G * t->c * (ptrdiff_t)sizeof(FL_T)
+    const ptrdiff_t bytes = 2 * t->group * t->c * (ptrdiff_t)sizeof(FL_T)
                             + (t->order != NULL ? t->batch : 0)
                                   * (ptrdiff_t)(sizeof(int64_t) + sizeof(double))
-                            + 2 * FL_TRAIN_G * (ptrdiff_t)sizeof(FL_T *);
+                            + 2 * t->group * (ptrdiff_t)sizeof(FL_T *);
     return (bytes + 127) / 64 * 64;     /* threads' scratch a cache line apart, or more */
 }
 
@@ -483,19 +488,20 @@ static inline double FL_FN(train_batch)(const fl_train *t, FL_FN(train_scratch) 
     const FL_T *X = (const FL_T *)t->X;
     const FL_T *Wt = (const FL_T *)t->Wt, *b = (const FL_T *)t->b;
     const intptr_t *idx = t->order != NULL ? t->order + i0 : NULL;
-    const ptrdiff_t ngroups = (m + FL_TRAIN_G - 1) / FL_TRAIN_G;
+    const ptrdiff_t G = t->group;
+    const ptrdiff_t ngroups = (m + G - 1) / G;
     ptrdiff_t glo, ghi;
     double total = 0.0;
     fl_train_split(ngroups, nt, me, &glo, &ghi);
     memset(w->dWt, 0, c * d * sizeof(FL_T));
     if (w->db != NULL) memset(w->db, 0, c * sizeof(FL_T));
     for (ptrdiff_t gi = glo; gi < ghi; gi++) {
-        const ptrdiff_t r0 = gi * FL_TRAIN_G;
-        const ptrdiff_t g = m - r0 < FL_TRAIN_G ? m - r0 : FL_TRAIN_G;
+        const ptrdiff_t r0 = gi * G;
+        const ptrdiff_t g = m - r0 < G ? m - r0 : G;
         /* the group's rows, and the next group's, to prefetch (in a shuffled
          * order no hardware prefetcher foresees them; in X's order it does,
          * but not as evenly) */
-        const ptrdiff_t gn = n - (i0 + r0 + g) < FL_TRAIN_G ? n - (i0 + r0 + g) : FL_TRAIN_G;
+        const ptrdiff_t gn = n - (i0 + r0 + g) < G ? n - (i0 + r0 + g) : G;
         if (idx != NULL) {
             for (ptrdiff_t k = 0; k < g + gn; k++) w->rows[k] = X + idx[r0 + k] * t->ld;
         } else {
@@ -535,8 +541,8 @@ static inline void FL_FN(train_scratch_at)(const fl_train *t, FL_FN(train_scratc
                                            FL_T *dWt_all, FL_T *db_all, int me)
 {
     const ptrdiff_t c = t->c;
-    w->S = (FL_T *)p;                       p += FL_TRAIN_G * c * sizeof(FL_T);
-    w->dS = (FL_T *)p;                      p += FL_TRAIN_G * c * sizeof(FL_T);
+    w->S = (FL_T *)p;                       p += t->group * c * sizeof(FL_T);
+    w->dS = (FL_T *)p;                      p += t->group * c * sizeof(FL_T);
     if (t->order != NULL) {
         w->yb = (int64_t *)p;               p += t->batch * sizeof(int64_t);
         w->swb = (double *)p;               p += t->batch * sizeof(double);
