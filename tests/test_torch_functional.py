@@ -328,6 +328,25 @@ def test_training_loop_matches_torch(loss):
     assert histories[0][-1] < histories[0][0]
 
 
+@pytest.mark.parametrize("weight", [None, "weighted"])
+def test_backward_twice_through_a_retained_graph(weight):
+    """The gradient handed to autograd is the saved one when the incoming gradient is 1:
+    a retained graph gives it again, and changing it in place is caught."""
+    x = torch.randn(6, 4, requires_grad=True)
+    y = torch.tensor([0, 1, 2, 3, 0, 1])
+    w = torch.rand(4) if weight else None
+    loss = flt.cross_entropy(x, y, weight=w)
+    loss.backward(retain_graph=True)
+    first = x.grad.clone()
+    loss.backward(retain_graph=True)
+    torch.testing.assert_close(x.grad, 2 * first)
+    (g,) = torch.autograd.grad(loss, x, retain_graph=True)
+    torch.testing.assert_close(g, first)
+    g.mul_(3)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        loss.backward()
+
+
 def test_torch_compile():
     def step(x, y, t):
         s = x * 2.0

@@ -136,11 +136,18 @@ def run_bce_with_logits(x: Tensor, target: Tensor, weight: Optional[Tensor],
 # ---- backward ------------------------------------------------------------------------------
 
 
-def _times(g: Tensor, go: Tensor) -> Tensor:
+def _times(g: Tensor, go: Tensor, eager: bool = False) -> Tensor:
     """The kernel's gradient g times the incoming gradient (of a scalar loss, of the
-    rows of an (M,) loss, or elementwise)."""
+    rows of an (M,) loss, or elementwise).
+
+    In eager mode the incoming gradient of a scalar loss is usually exactly 1
+    (``loss.backward()``): then g itself is the answer.  It is a saved tensor, which autograd frees after
+    the backward pass (unless the graph is retained), so ``x.grad`` takes it over
+    without a copy; an in-place change of it before a second backward pass through
+    a retained graph is caught by autograd's version check.
+    """
     if go.dim() == 0:
-        return g * go
+        return g if eager and go.item() == 1.0 else g * go
     return g * go.reshape(go.shape + (1,) * (g.dim() - go.dim()))
 
 
@@ -193,21 +200,46 @@ class Fused(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, target, kind, opts):  # type: ignore[override]
         loss, g = RUNNERS[kind](x, target, *opts, need_grad=True)
-        ctx.g = g
         ctx.kind = kind
         ctx.opts = opts
         if ctx.needs_input_grad[1]:
-            ctx.save_for_backward(x, target)
+            ctx.save_for_backward(g, x, target)
+        else:
+            ctx.save_for_backward(g)
         return loss
 
     @staticmethod
     def backward(ctx, go):  # type: ignore[override]
-        gx = _times(ctx.g, go) if ctx.needs_input_grad[0] else None
+        saved = ctx.saved_tensors
+        gx = _times(saved[0], go, eager=True) if ctx.needs_input_grad[0] else None
         gt = None
         if ctx.needs_input_grad[1]:
-            x, target = ctx.saved_tensors
-            gt = target_grad(ctx.kind, x, target, ctx.opts, go)
+            gt = target_grad(ctx.kind, saved[1], saved[2], ctx.opts, go)
         return gx, gt, None, None
+
+
+class FusedCrossEntropy(torch.autograd.Function):
+    """The common cross_entropy call (see fastloss.torch.cross_entropy): (N, C)
+    contiguous float32/float64 logits requiring grad, int64 class indices, no weight,
+    a scalar reduction -- through the kernel's fast entry, with the least Python."""
+
+    @staticmethod
+    def forward(ctx, x, target, ignore_index, reduction, label_smoothing):  # type: ignore[override]
+        g = torch.empty_like(x, requires_grad=False)
+        r = _dispatch.kernels.softmax_cross_entropy_fast(
+            x.detach().numpy(), target.numpy(), reduction, None, None, label_smoothing, None,
+            True, g.numpy())
+        if r is None:  # a label outside [0, C): ignore_index, or an error
+            loss, g = run_cross_entropy(x, target, None, ignore_index, reduction,
+                                        label_smoothing, True)
+        else:
+            loss = torch.scalar_tensor(r[0], dtype=x.dtype)
+        ctx.save_for_backward(g)
+        return loss
+
+    @staticmethod
+    def backward(ctx, go):  # type: ignore[override]
+        return _times(ctx.saved_tensors[0], go, eager=True), None, None, None, None
 
 
 # ---- the custom operators, for torch.compile ---------------------------------------------
