@@ -18,6 +18,15 @@ from fastloss import reference  # noqa: E402
 REDUCTIONS = ("mean", "sum", "none")
 
 
+@pytest.fixture(autouse=True, params=["ffi", "callback"])
+def backend(request, monkeypatch):
+    """Every test through XLA's FFI handlers and through jax.pure_callback."""
+    monkeypatch.setattr(flj, "_BACKEND", request.param)
+    jax.clear_caches()  # the backend is read when a function is traced
+    yield request.param
+    jax.clear_caches()
+
+
 @pytest.fixture(params=["float32", "float64"])
 def dtype(request):
     if request.param == "float64":
@@ -75,7 +84,7 @@ def test_softmax_cross_entropy_soft_targets_and_ignore_index(dtype):
     np.testing.assert_allclose(g, want_g, **_tol(dtype))
 
 
-@pytest.mark.parametrize("shape", [(1, 2), (7, 5), (64, 100)])
+@pytest.mark.parametrize("shape", [(1, 2), (37, 19)])
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize("variant", ["weston_watkins", "crammer_singer"])
 @pytest.mark.parametrize("squared", [False, True])
@@ -181,3 +190,100 @@ def test_errors():
 def test_import_fastloss_does_not_import_jax():
     code = "import sys, fastloss; assert 'jax' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_the_ffi_handler_is_what_runs(backend):
+    s, y, _ = _problem(4, 3, np.float32)
+    text = jax.jit(flj.softmax_cross_entropy).lower(jnp.asarray(s), jnp.asarray(y)).as_text()
+    if backend == "ffi":
+        assert "custom_call @fastloss_" in text and "softmax_cross_entropy" in text
+    else:
+        assert "custom_call @fastloss_" not in text
+
+
+_ABI_CHECK = r"""
+#include "xla/ffi/api/c_api.h"
+#include "_xla_ffi.h"
+#define SAME(a, fa, b, fb) _Static_assert(offsetof(a, fa) == offsetof(b, fb) \
+    && sizeof(((a *)0)->fa) == sizeof(((b *)0)->fb), #a "." #fa)
+#define EQ(a, b) _Static_assert((int)(a) == (int)(b), #a)
+SAME(XLA_FFI_Extension_Base, type, FL_XLA_Extension_Base, type);
+SAME(XLA_FFI_Extension_Base, next, FL_XLA_Extension_Base, next);
+SAME(XLA_FFI_Api_Version, extension_start, FL_XLA_Api_Version, extension_start);
+SAME(XLA_FFI_Api_Version, major_version, FL_XLA_Api_Version, major_version);
+SAME(XLA_FFI_Api_Version, minor_version, FL_XLA_Api_Version, minor_version);
+SAME(XLA_FFI_Error_Create_Args, message, FL_XLA_Error_Create_Args, message);
+SAME(XLA_FFI_Error_Create_Args, errc, FL_XLA_Error_Create_Args, errc);
+SAME(XLA_FFI_Api, api_version, FL_XLA_Api, api_version);
+SAME(XLA_FFI_Api, internal_api, FL_XLA_Api, internal_api);
+SAME(XLA_FFI_Api, XLA_FFI_Error_Create, FL_XLA_Api, Error_Create);
+SAME(XLA_FFI_Buffer, dtype, FL_XLA_Buffer, dtype);
+SAME(XLA_FFI_Buffer, data, FL_XLA_Buffer, data);
+SAME(XLA_FFI_Buffer, rank, FL_XLA_Buffer, rank);
+SAME(XLA_FFI_Buffer, dims, FL_XLA_Buffer, dims);
+SAME(XLA_FFI_ByteSpan, ptr, FL_XLA_ByteSpan, ptr);
+SAME(XLA_FFI_ByteSpan, len, FL_XLA_ByteSpan, len);
+SAME(XLA_FFI_Scalar, dtype, FL_XLA_Scalar, dtype);
+SAME(XLA_FFI_Scalar, value, FL_XLA_Scalar, value);
+SAME(XLA_FFI_Args, size, FL_XLA_Buffers, size);
+SAME(XLA_FFI_Args, types, FL_XLA_Buffers, types);
+SAME(XLA_FFI_Args, args, FL_XLA_Buffers, items);
+SAME(XLA_FFI_Rets, size, FL_XLA_Buffers, size);
+SAME(XLA_FFI_Rets, types, FL_XLA_Buffers, types);
+SAME(XLA_FFI_Rets, rets, FL_XLA_Buffers, items);
+SAME(XLA_FFI_Attrs, size, FL_XLA_Attrs, size);
+SAME(XLA_FFI_Attrs, types, FL_XLA_Attrs, types);
+SAME(XLA_FFI_Attrs, names, FL_XLA_Attrs, names);
+SAME(XLA_FFI_Attrs, attrs, FL_XLA_Attrs, attrs);
+SAME(XLA_FFI_CallFrame, api, FL_XLA_CallFrame, api);
+SAME(XLA_FFI_CallFrame, ctx, FL_XLA_CallFrame, ctx);
+SAME(XLA_FFI_CallFrame, stage, FL_XLA_CallFrame, stage);
+SAME(XLA_FFI_CallFrame, args, FL_XLA_CallFrame, args);
+SAME(XLA_FFI_CallFrame, rets, FL_XLA_CallFrame, rets);
+SAME(XLA_FFI_CallFrame, attrs, FL_XLA_CallFrame, attrs);
+SAME(XLA_FFI_Metadata, api_version, FL_XLA_Metadata, api_version);
+SAME(XLA_FFI_Metadata, traits, FL_XLA_Metadata, traits);
+SAME(XLA_FFI_Metadata_Extension, metadata, FL_XLA_Metadata_Extension, metadata);
+EQ(XLA_FFI_CallFrame_STRUCT_SIZE, FL_XLA_CALL_FRAME_SIZE);
+EQ(XLA_FFI_Buffer_STRUCT_SIZE, FL_XLA_BUFFER_SIZE);
+EQ(XLA_FFI_Metadata_STRUCT_SIZE, FL_XLA_METADATA_SIZE);
+EQ(XLA_FFI_Metadata_Extension_STRUCT_SIZE, FL_XLA_METADATA_EXTENSION_SIZE);
+EQ(XLA_FFI_Api_Version_STRUCT_SIZE, FL_XLA_API_VERSION_SIZE);
+EQ(XLA_FFI_Error_Create_Args_STRUCT_SIZE, FL_XLA_ERROR_CREATE_ARGS_SIZE);
+EQ(XLA_FFI_DataType_PRED, FL_XLA_PRED); EQ(XLA_FFI_DataType_S8, FL_XLA_S8);
+EQ(XLA_FFI_DataType_S16, FL_XLA_S16); EQ(XLA_FFI_DataType_S32, FL_XLA_S32);
+EQ(XLA_FFI_DataType_S64, FL_XLA_S64); EQ(XLA_FFI_DataType_U8, FL_XLA_U8);
+EQ(XLA_FFI_DataType_U16, FL_XLA_U16); EQ(XLA_FFI_DataType_U32, FL_XLA_U32);
+EQ(XLA_FFI_DataType_U64, FL_XLA_U64); EQ(XLA_FFI_DataType_F16, FL_XLA_F16);
+EQ(XLA_FFI_DataType_F32, FL_XLA_F32); EQ(XLA_FFI_DataType_F64, FL_XLA_F64);
+EQ(XLA_FFI_DataType_BF16, FL_XLA_BF16);
+EQ(XLA_FFI_ArgType_BUFFER, FL_XLA_ARG_BUFFER); EQ(XLA_FFI_RetType_BUFFER, FL_XLA_ARG_BUFFER);
+EQ(XLA_FFI_AttrType_SCALAR, FL_XLA_ATTR_SCALAR);
+EQ(XLA_FFI_ExecutionStage_EXECUTE, FL_XLA_STAGE_EXECUTE);
+EQ(XLA_FFI_Extension_Metadata, FL_XLA_EXTENSION_METADATA);
+EQ(XLA_FFI_Error_Code_INVALID_ARGUMENT, FL_XLA_ERROR_INVALID_ARGUMENT);
+EQ(XLA_FFI_Error_Code_RESOURCE_EXHAUSTED, FL_XLA_ERROR_RESOURCE_EXHAUSTED);
+EQ(XLA_FFI_API_MAJOR, FL_XLA_API_MAJOR);
+_Static_assert(XLA_FFI_API_MINOR >= FL_XLA_API_MINOR, "minor version");
+"""
+
+
+def test_xla_ffi_header_matches_jaxlib(tmp_path, backend):
+    """fastloss's declarations of XLA's FFI structures (src/fastloss/_xla_ffi.h) against
+    the C API header this jaxlib ships: every offset, size and value the handlers use."""
+    import os
+    import shutil
+
+    if backend != "ffi":
+        pytest.skip("a check of the FFI header")
+    cc = shutil.which(os.environ.get("CC", "cc")) or shutil.which("gcc")
+    include = jax.ffi.include_dir()
+    if cc is None or not os.path.exists(os.path.join(include, "xla/ffi/api/c_api.h")):
+        pytest.skip("no C compiler or no XLA FFI headers in this jaxlib")
+    import fastloss
+
+    src = tmp_path / "abi.c"
+    src.write_text(_ABI_CHECK)
+    header_dir = os.path.dirname(fastloss.__file__)
+    subprocess.run([cc, "-std=c11", "-w", "-c", str(src), "-o", str(tmp_path / "abi.o"),
+                    "-I", include, "-I", header_dir], check=True)

@@ -99,6 +99,9 @@ def sgd_update(
 ) -> None: ...
 def sum_squares(x: _Array) -> float: ...
 
+# The XLA FFI handlers (kernels/xla.pxi), as PyCapsules by function name.
+def xla_handlers() -> dict[str, Any]: ...
+
 # The fast entries (kernels/fastpath.pxi) take the public function's arguments, in its order.
 def softmax_cross_entropy_fast(
     scores: object,

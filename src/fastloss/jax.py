@@ -10,22 +10,27 @@
 >>> round(float(loss), 5)
 0.31854
 
-How: each function is a :func:`jax.custom_vjp` whose forward pass is one
-:func:`jax.pure_callback` into fastloss's fused kernel (the NumPy API of
-:mod:`fastloss.losses`), which returns the loss *and* the gradient; the
-gradient is kept as the residual, and the backward pass is one product with
-the incoming cotangent, traced by XLA.  Under :func:`jax.vmap` the callback
-receives the whole batch (``vmap_method="broadcast_all"``) and runs one kernel
-call per problem.  The callback costs a fixed overhead per call (measured:
-see the README); XLA's typed FFI (``jax.ffi``) would cost less per call but
-needs a C handler compiled against XLA's FFI headers for each jaxlib, which
-fastloss's wheels, built without JAX, do not ship (see docs/ARCHITECTURE.md).
+How: each function is a :func:`jax.custom_vjp` whose forward pass runs
+fastloss's fused kernel once, for the loss *and* the gradient; the gradient is
+kept as the residual, and the backward pass is one product with the incoming
+cotangent, traced by XLA.  The kernel is reached through XLA's typed FFI
+(:func:`jax.ffi.ffi_call`): each kernel build carries C handlers
+(kernels/xla.pxi) that XLA calls on its own buffers, with no copy and no Python
+in the compiled program, registered with :func:`jax.ffi.register_ffi_target` on
+first use.  Soft targets, and a jaxlib whose FFI cannot take the handlers, go
+through :func:`jax.pure_callback` into the NumPy API instead, which copies the
+arrays in and out of XLA (about 0.5 ms per call at (4096, 100) float32; the
+FFI call costs a few microseconds over the kernel: see the README).  Under
+:func:`jax.vmap` the handler (or the callback) receives the whole batch
+(``vmap_method="broadcast_all"``) and runs one kernel call per problem.
 
 The gradient is with respect to the scores; labels, soft targets and class
 weights are constants (held by :func:`jax.lax.stop_gradient`).  Inputs are
 float32 or float64 (float64 needs ``jax_enable_x64``); float16/bfloat16 are
 computed in float32 and the loss returned in their dtype.  A label outside
-[0, C) fails the call with fastloss's ValueError, raised by JAX's runtime.
+[0, C) fails the call with JAX's runtime error, carrying fastloss's message.
+The options are checked when the function is called; the values of class
+weights are not (as in code written in ``jax.numpy``).
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from . import _dispatch
 from . import losses as _losses
 
 __all__ = ["multiclass_hinge", "softmax_cross_entropy"]
@@ -67,7 +73,7 @@ def _host(fn_name: str, opts: tuple, has_cw: bool, reduction: str):
     return run
 
 
-def _call(fn_name: str, opts: tuple, reduction: str, scores, y, cw):
+def _callback_call(fn_name: str, opts: tuple, reduction: str, scores, y, cw):
     n = scores.shape[-2]
     loss_shape = scores.shape[:-2] + ((n,) if reduction == "none" else ())
     result = (jax.ShapeDtypeStruct(loss_shape, scores.dtype),
@@ -75,6 +81,58 @@ def _call(fn_name: str, opts: tuple, reduction: str, scores, y, cw):
     args = (scores, y) + ((cw,) if cw is not None else ())
     return jax.pure_callback(_host(fn_name, opts, cw is not None, reduction), result, *args,
                              vmap_method="broadcast_all")
+
+
+_REDUCTION_CODES = {"none": 0, "sum": 1, "mean": 2}
+#: The kernel builds whose XLA handlers are registered: isa -> True, or False if
+#: this jaxlib cannot take them.
+_registered: dict = {}
+#: "ffi" (the default, where it can be registered) or "callback" (jax.pure_callback).
+_BACKEND = "ffi"
+
+
+def _ffi_target(fn_name: str) -> Optional[str]:
+    """The name of the FFI target of ``fn_name`` for the kernel build in use, or None."""
+    isa = _dispatch.isa
+    if isa not in _registered:
+        try:
+            for name, capsule in _dispatch.kernels.xla_handlers().items():
+                jax.ffi.register_ffi_target(f"fastloss_{isa}_{name}", capsule, platform="cpu",
+                                            api_version=1)
+            _registered[isa] = True
+        except (AttributeError, TypeError, ValueError, RuntimeError):
+            _registered[isa] = False
+    return f"fastloss_{isa}_{fn_name}" if _registered[isa] else None
+
+
+def _ffi_attrs(fn_name: str, opts: tuple, reduction: str, weighted: bool) -> dict:
+    o = dict(opts)
+    attrs = {"reduction": np.int32(_REDUCTION_CODES[reduction]), "weights": np.int32(weighted)}
+    if fn_name == "softmax_cross_entropy":
+        attrs["label_smoothing"] = np.float64(o["label_smoothing"])
+        attrs["use_ignore"] = np.int32("ignore_index" in o)
+        attrs["ignore_index"] = np.int64(o.get("ignore_index", 0))
+    else:
+        attrs["margin"] = np.float64(o["margin"])
+        attrs["squared"] = np.int32(o["squared"])
+        attrs["crammer_singer"] = np.int32(o["variant"] == "crammer_singer")
+    return attrs
+
+
+def _call(fn_name: str, opts: tuple, reduction: str, scores, y, cw):
+    """(loss, gradient) from the kernel: through the FFI handler, or the callback."""
+    target = None
+    if _BACKEND == "ffi" and not jnp.issubdtype(y.dtype, jnp.floating):
+        target = _ffi_target(fn_name)
+    if target is None:
+        return _callback_call(fn_name, opts, reduction, scores, y, cw)
+    n = scores.shape[-2]
+    loss_shape = scores.shape[:-2] + ((n,) if reduction == "none" else ())
+    call = jax.ffi.ffi_call(target, (jax.ShapeDtypeStruct(loss_shape, scores.dtype),
+                                     jax.ShapeDtypeStruct(scores.shape, scores.dtype)),
+                            vmap_method="broadcast_all")
+    args = (scores, y) + ((cw,) if cw is not None else ())
+    return call(*args, **_ffi_attrs(fn_name, opts, reduction, cw is not None))
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(0, 1, 2))
@@ -111,9 +169,21 @@ def _prepare(scores, y, class_weight, reduction):
     y = jax.lax.stop_gradient(jnp.asarray(y))
     if jnp.issubdtype(y.dtype, jnp.floating):
         y = y.astype(scores.dtype)
+        if y.shape != scores.shape:
+            raise ValueError(f"soft targets must have the scores' shape {scores.shape}, "
+                             f"got {y.shape}")
+    elif jnp.issubdtype(y.dtype, jnp.integer):
+        if y.dtype not in (jnp.int32, jnp.int64):
+            y = y.astype(jnp.int32)
+        if y.shape != scores.shape[:1]:
+            raise ValueError(f"y must have shape ({scores.shape[0]},), got {y.shape}")
+    else:
+        raise TypeError(f"y must hold class indices (integers) or soft targets, got {y.dtype}")
     cw = None
     if class_weight is not None:
         cw = jax.lax.stop_gradient(jnp.asarray(class_weight, dtype=scores.dtype))
+        if cw.shape != scores.shape[1:]:
+            raise ValueError(f"class_weight must have shape ({scores.shape[1]},), got {cw.shape}")
     return scores, y, cw, dtype
 
 
@@ -161,6 +231,10 @@ def softmax_cross_entropy(
     (4, 3)
     """
     scores, y, cw, dtype = _prepare(scores, y, class_weight, reduction)
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing!r}")
+    if ignore_index is not None and jnp.issubdtype(y.dtype, jnp.floating):
+        raise ValueError("ignore_index applies to class-index labels, not to soft targets")
     opts = (("label_smoothing", float(label_smoothing)),)
     if ignore_index is not None:
         opts += (("ignore_index", int(ignore_index)),)
@@ -208,5 +282,11 @@ def multiclass_hinge(
     1.3
     """
     scores, y, cw, dtype = _prepare(scores, y, class_weight, reduction)
+    if jnp.issubdtype(y.dtype, jnp.floating):
+        raise TypeError("multiclass_hinge takes class indices, not soft targets")
+    if not margin >= 0.0:
+        raise ValueError(f"margin must be >= 0, got {margin!r}")
+    if variant not in ("weston_watkins", "crammer_singer"):
+        raise ValueError(f"variant must be 'weston_watkins' or 'crammer_singer', got {variant!r}")
     opts = (("margin", float(margin)), ("squared", bool(squared)), ("variant", variant))
     return _fused("multiclass_hinge", opts, reduction, scores, y, cw).astype(dtype)

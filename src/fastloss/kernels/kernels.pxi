@@ -185,6 +185,7 @@ include "hinge.pxi"
 include "binary.pxi"
 include "sgd.pxi"
 include "fastpath.pxi"
+include "xla.pxi"
 
 
 def _report_keyword_defaults():
