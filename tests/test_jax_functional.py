@@ -287,3 +287,10 @@ def test_xla_ffi_header_matches_jaxlib(tmp_path, backend):
     header_dir = os.path.dirname(fastloss.__file__)
     subprocess.run([cc, "-std=c11", "-w", "-c", str(src), "-o", str(tmp_path / "abi.o"),
                     "-I", include, "-I", header_dir], check=True)
+
+
+def test_docstring_examples(backend):
+    import doctest
+
+    result = doctest.testmod(flj, optionflags=doctest.NORMALIZE_WHITESPACE, verbose=False)
+    assert result.attempted > 0 and result.failed == 0

@@ -450,3 +450,10 @@ def test_errors_leave_everything_untouched():
 def test_import_fastloss_does_not_import_torch():
     code = "import sys, fastloss; assert 'torch' not in sys.modules and 'jax' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_docstring_examples():
+    import doctest
+
+    result = doctest.testmod(flt, optionflags=doctest.NORMALIZE_WHITESPACE, verbose=False)
+    assert result.attempted > 0 and result.failed == 0
