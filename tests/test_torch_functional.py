@@ -457,3 +457,41 @@ def test_docstring_examples():
 
     result = doctest.testmod(flt, optionflags=doctest.NORMALIZE_WHITESPACE, verbose=False)
     assert result.attempted > 0 and result.failed == 0
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(1, 9), c=st.integers(1, 19), k=st.integers(0, 2),
+       reduction=st.sampled_from(REDUCTIONS), eps=st.sampled_from([0.0, 0.15, 1.0]),
+       weighted=st.booleans(), soft=st.booleans(), scale=st.sampled_from([1e-3, 1.0, 30.0]),
+       seed=st.integers(0, 2**31 - 1))
+def test_cross_entropy_property(n, c, k, reduction, eps, weighted, soft, scale, seed):
+    """Random shapes (K-dimensional too), options and scales: torch's numbers in float64."""
+    g = torch.Generator().manual_seed(seed)
+    shape = (n, c) + (2,) * k
+    x = torch.randn(shape, generator=g, dtype=torch.float64) * scale
+    if soft:
+        t = torch.rand(shape, generator=g, dtype=torch.float64)
+    else:
+        t = torch.randint(0, c, (n,) + (2,) * k, generator=g)
+    w = torch.rand(c, generator=g, dtype=torch.float64) if weighted else None
+    _assert_same(_both(flt.cross_entropy, F.cross_entropy, [x, t], [0], weight=w,
+                       reduction=reduction, label_smoothing=eps), torch.float64)
+
+
+@settings(max_examples=60, deadline=None)
+@given(shape=st.sampled_from([(), (3,), (4, 5), (2, 3, 4)]), reduction=st.sampled_from(REDUCTIONS),
+       weighted=st.booleans(), pos=st.booleans(), scale=st.sampled_from([1e-3, 1.0, 50.0]),
+       seed=st.integers(0, 2**31 - 1))
+def test_bce_with_logits_property(shape, reduction, weighted, pos, scale, seed):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(shape, generator=g, dtype=torch.float64) * scale
+    t = torch.rand(shape, generator=g, dtype=torch.float64)
+    last = shape[-1:] if shape else ()
+    w = torch.rand(last, generator=g, dtype=torch.float64) if weighted else None
+    pw = torch.rand(last, generator=g, dtype=torch.float64) * 2 if pos else None
+    _assert_same(_both(flt.binary_cross_entropy_with_logits, F.binary_cross_entropy_with_logits,
+                       [x, t], [0, 1], weight=w, pos_weight=pw, reduction=reduction),
+                 torch.float64)
