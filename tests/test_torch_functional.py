@@ -419,6 +419,20 @@ def test_no_grad_and_non_contiguous():
                  torch.float64)
 
 
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_cross_entropy_without_autograd(reduction):
+    """The common call on tensors that need no gradient (the loss only), ignore_index too."""
+    x = torch.randn(9, 4, dtype=torch.float64)
+    y = torch.tensor([0, 1, 2, 3, 0, 1, 2, 3, 0])
+    _assert_same(_both(flt.cross_entropy, F.cross_entropy, [x, y], [], reduction=reduction,
+                       label_smoothing=0.1), torch.float64)
+    y[[2, 7]] = -100
+    _assert_same(_both(flt.cross_entropy, F.cross_entropy, [x, y], [], reduction=reduction),
+                 torch.float64)
+    with pytest.raises(IndexError, match="out of bounds"):
+        flt.cross_entropy(x, torch.tensor([0, 1, 2, 3, 4, 1, 2, 3, 0]), reduction=reduction)
+
+
 def test_errors_leave_everything_untouched():
     x = torch.randn(3, 4, requires_grad=True)
     with pytest.raises(IndexError, match="out of bounds"):

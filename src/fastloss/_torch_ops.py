@@ -218,6 +218,18 @@ class Fused(torch.autograd.Function):
         return gx, gt, None, None
 
 
+def cross_entropy_value(x: Tensor, target: Tensor, ignore_index: int, reduction: str,
+                        label_smoothing: float) -> Tensor:
+    """The common cross_entropy call without autograd: the loss only, through the fast entry."""
+    r = _dispatch.kernels.softmax_cross_entropy_fast(
+        (x.detach() if x.requires_grad else x).numpy(), target.numpy(), reduction, None, None,
+        label_smoothing, None, False, None)
+    if r is None:  # a label outside [0, C): ignore_index, or an error
+        return run_cross_entropy(x, target, None, ignore_index, reduction, label_smoothing,
+                                 False)[0]
+    return torch.scalar_tensor(r[0], dtype=x.dtype)
+
+
 class FusedCrossEntropy(torch.autograd.Function):
     """The common cross_entropy call (see fastloss.torch.cross_entropy): (N, C)
     contiguous float32/float64 logits requiring grad, int64 class indices, no weight,

@@ -177,15 +177,16 @@ def cross_entropy(
             and (reduction == "mean" or reduction == "sum") and type(input) is Tensor
             and type(target) is Tensor and input.dtype in _KERNEL_DTYPES
             and target.dtype is torch.int64 and input.dim() == 2 and target.dim() == 1
-            and input.is_cpu and input.requires_grad and torch.is_grad_enabled()
-            and input.is_contiguous() and target.is_contiguous()
+            and input.is_cpu and input.is_contiguous() and target.is_contiguous()
             and type(label_smoothing) is float and 0.0 <= label_smoothing <= 1.0
             and input.shape[0] == target.shape[0] and input.numel() > 0
             and type(ignore_index) is int and not 0 <= ignore_index < input.shape[1]
             and not torch.compiler.is_compiling()):
-        # the common training call: the least Python between torch and the kernel
-        return ops.FusedCrossEntropy.apply(input, target, ignore_index, reduction,
-                                           label_smoothing)
+        # the common call: the least Python between torch and the kernel
+        if input.requires_grad and torch.is_grad_enabled():
+            return ops.FusedCrossEntropy.apply(input, target, ignore_index, reduction,
+                                               label_smoothing)
+        return ops.cross_entropy_value(input, target, ignore_index, reduction, label_smoothing)
     reduction = _reduction(reduction, size_average, reduce)
     _check_input(input)
     if not isinstance(target, Tensor):
