@@ -8,7 +8,9 @@ case (function, dtype, shape, threads), the callables timed interleaved with
   tensor with ``requires_grad=True`` and ``torch.autograd.grad(loss, x)``;
 * the **eager overhead** of the drop-in: its time minus that of the bare
   NumPy API (``fastloss.softmax_cross_entropy(s, y, out=g)`` /
-  ``fastloss.multiclass_hinge``, loss and gradient, on the same memory);
+  ``fastloss.multiclass_hinge``, loss and gradient, on the same memory); for
+  ``cross_entropy`` also without autograd (a tensor that needs no gradient,
+  against ``fastloss.softmax_cross_entropy(s, y, grad=False)``);
 * ``fastloss.jax.<f>`` against the same loss written in ``jax.numpy``, both as
   ``jax.jit(jax.value_and_grad(f))``, plus the JAX path's overhead over the
   bare NumPy API.
@@ -66,12 +68,21 @@ class InteropResult:
             return None
         return self.medians["fastloss"] - self.medians["numpy_api"]
 
+    @property
+    def overhead_no_grad(self):
+        """The same for the loss alone, without autograd (None if not timed)."""
+        if "no_grad" not in self.medians:
+            return None
+        return self.medians["no_grad"] - self.medians["numpy_api_no_grad"]
+
     def to_dict(self):
         return {"framework": self.framework, "function": self.function, "dtype": self.dtype,
                 "shape": list(self.shape), "threads": self.threads,
                 "median_us": {k: v * 1e6 for k, v in self.medians.items()},
                 "speedup": self.speedup,
-                "overhead_us": None if self.overhead is None else self.overhead * 1e6}
+                "overhead_us": None if self.overhead is None else self.overhead * 1e6,
+                "overhead_no_grad_us": (None if self.overhead_no_grad is None
+                                        else self.overhead_no_grad * 1e6)}
 
 
 def _inputs(function, dtype, shape, seed=0):
@@ -117,6 +128,9 @@ def torch_callables(function, dtype, shape):
     g = np.empty_like(s_np)
     if function == "cross_entropy":
         out["numpy_api"] = lambda: fastloss.softmax_cross_entropy(s_np, y_np, out=g)
+        x0 = torch.from_numpy(s_np)  # no autograd: the loss alone, both ways
+        out["no_grad"] = lambda: flt.cross_entropy(x0, y)
+        out["numpy_api_no_grad"] = lambda: fastloss.softmax_cross_entropy(s_np, y_np, grad=False)
     elif function == "multi_margin_loss":
         out["numpy_api"] = lambda: fastloss.multiclass_hinge(s_np, y_np, out=g)
     return out
@@ -165,14 +179,16 @@ def run(*, dtype="float32", threads=1, repeats=timing.REPEATS, max_time=timing.M
 
 def format_row(r):
     over = "—" if r.overhead is None else f"{r.overhead * 1e6:+.1f}"
+    over0 = "—" if r.overhead_no_grad is None else f"{r.overhead_no_grad * 1e6:+.1f}"
     return (f"{r.framework:6s} {r.function:34s} {r.dtype:8s} {'x'.join(map(str, r.shape)):>9s} "
             f"{r.medians['fastloss'] * 1e6:10.1f} {r.medians['peer'] * 1e6:10.1f} "
-            f"{r.speedup:8.2f}x {over:>10s}")
+            f"{r.speedup:8.2f}x {over:>10s} {over0:>10s}")
 
 
 HEADER = (f"{'':6s} {'function':34s} {'dtype':8s} {'shape':>9s} {'fastloss':>10s} "
-          f"{'peer':>10s} {'peer/fl':>9s} {'overhead':>10s}\n"
-          f"{'':6s} {'':34s} {'':8s} {'':>9s} {'µs':>10s} {'µs':>10s} {'':>9s} {'µs':>10s}")
+          f"{'peer':>10s} {'peer/fl':>9s} {'overhead':>10s} {'no grad':>10s}\n"
+          f"{'':6s} {'':34s} {'':8s} {'':>9s} {'µs':>10s} {'µs':>10s} {'':>9s} {'µs':>10s} "
+          f"{'overhead':>10s}")
 
 
 def main(args):
