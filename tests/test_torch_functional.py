@@ -347,6 +347,14 @@ def test_backward_twice_through_a_retained_graph(weight):
         loss.backward()
 
 
+def test_double_backward_is_refused():
+    x = torch.randn(4, 3, dtype=torch.float64, requires_grad=True)
+    for loss in (flt.cross_entropy(x, torch.tensor([0, 1, 2, 0])),
+                 flt.multi_margin_loss(x, torch.tensor([0, 1, 2, 0]))):
+        with pytest.raises(NotImplementedError, match="first derivatives"):
+            torch.autograd.grad(loss, x, create_graph=True)
+
+
 def test_torch_compile():
     def step(x, y, t):
         s = x * 2.0

@@ -193,6 +193,14 @@ RUNNERS = {
 }
 
 
+def _first_order_only() -> None:
+    """Backward runs with grad mode on only for create_graph=True (double backward)."""
+    if torch.is_grad_enabled():
+        raise NotImplementedError(
+            "fastloss.torch computes first derivatives only: its backward is not "
+            "differentiable (create_graph=True / double backward)")
+
+
 class Fused(torch.autograd.Function):
     """The eager autograd node: forward runs the fused kernel (loss and gradient in one
     pass) and keeps the gradient; backward multiplies it by the incoming gradient."""
@@ -210,6 +218,7 @@ class Fused(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, go):  # type: ignore[override]
+        _first_order_only()
         saved = ctx.saved_tensors
         gx = _times(saved[0], go, eager=True) if ctx.needs_input_grad[0] else None
         gt = None
@@ -251,6 +260,7 @@ class FusedCrossEntropy(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, go):  # type: ignore[override]
+        _first_order_only()
         return _times(ctx.saved_tensors[0], go, eager=True), None, None, None, None
 
 

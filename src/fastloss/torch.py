@@ -30,8 +30,8 @@ Out of reach, with a clear error: tensors on another device than the CPU
 (``NotImplementedError``), complex or integer inputs (``TypeError``), the
 gradient with respect to ``weight``/``pos_weight`` (``NotImplementedError``;
 torch has none for cross_entropy's weight either), second derivatives
-(backward is not itself differentiable), ``linear_cross_entropy``'s chunking
-``options``.
+(backward is not itself differentiable: ``create_graph=True`` raises
+``NotImplementedError``), ``linear_cross_entropy``'s chunking ``options``.
 
 Under ``torch.compile`` the functions call the custom operators
 ``torch.ops.fastloss.cross_entropy``, ``.multi_margin_loss`` and
