@@ -15,7 +15,8 @@ from fastloss._bench import interop, peers
 def _cases(framework, cases, make):
     out = []
     for function, shape in cases:
-        for name in ("fastloss", "peer", "numpy_api", "no_grad", "numpy_api_no_grad"):
+        for name in ("fastloss", "peer", "numpy_api", "no_grad", "numpy_api_no_grad",
+                     "autograd_floor"):
             out.append(pytest.param(framework, function, shape, name, make,
                                     id=f"{framework}-{function}-{shape[0]}x{shape[1]}-{name}"))
     return out

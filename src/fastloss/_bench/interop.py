@@ -10,7 +10,9 @@ case (function, dtype, shape, threads), the callables timed interleaved with
   NumPy API (``fastloss.softmax_cross_entropy(s, y, out=g)`` /
   ``fastloss.multiclass_hinge``, loss and gradient, on the same memory); for
   ``cross_entropy`` also without autograd (a tensor that needs no gradient,
-  against ``fastloss.softmax_cross_entropy(s, y, grad=False)``);
+  against ``fastloss.softmax_cross_entropy(s, y, grad=False)``), and the floor
+  of any autograd-aware Python extension (``autograd_floor``: an empty
+  ``torch.autograd.Function``, forward + ``torch.autograd.grad``; in the JSON);
 * ``fastloss.jax.<f>`` against the same loss written in ``jax.numpy``, both as
   ``jax.jit(jax.value_and_grad(f))``, plus the JAX path's overhead over the
   bare NumPy API.
@@ -94,6 +96,26 @@ def _inputs(function, dtype, shape, seed=0):
     return s, rng.integers(0, c, n)
 
 
+def _autograd_floor(x):
+    """Forward + ``torch.autograd.grad`` of an empty ``torch.autograd.Function`` (forward
+    returns a precomputed loss, backward a precomputed gradient): what any autograd-aware
+    Python extension pays per call, before any work."""
+    import torch
+
+    loss, grad = x.detach().sum(), torch.zeros_like(x)
+
+    class Empty(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return loss.clone()
+
+        @staticmethod
+        def backward(ctx, go):
+            return grad
+
+    return lambda: torch.autograd.grad(Empty.apply(x), x)
+
+
 def torch_callables(function, dtype, shape):
     """{"fastloss", "peer", "numpy_api"}: zero-argument fwd+bwd callables on shared inputs."""
     import torch
@@ -131,6 +153,7 @@ def torch_callables(function, dtype, shape):
         x0 = torch.from_numpy(s_np)  # no autograd: the loss alone, both ways
         out["no_grad"] = lambda: flt.cross_entropy(x0, y)
         out["numpy_api_no_grad"] = lambda: fastloss.softmax_cross_entropy(s_np, y_np, grad=False)
+        out["autograd_floor"] = _autograd_floor(x)
     elif function == "multi_margin_loss":
         out["numpy_api"] = lambda: fastloss.multiclass_hinge(s_np, y_np, out=g)
     return out
