@@ -51,6 +51,13 @@ Commands
     ``FASTLOSS_ISA`` (``baseline``, ``avx2``, ``avx512``) times a given kernel
     build instead of the one chosen for this CPU.
 
+    ``--interop`` times the drop-ins of :mod:`fastloss.torch` and
+    :mod:`fastloss.jax` instead (forward + backward with every wrapper
+    overhead, against ``torch.nn.functional`` and the same losses written in
+    ``jax.numpy`` under ``jax.jit(jax.value_and_grad(...))``), and the
+    overhead of each drop-in over the bare NumPy API; see
+    :mod:`fastloss._bench.interop`.
+
 ``train``
     Train :class:`fastloss.LinearClassifier` with the softmax and the hinge
     loss by mini-batch SGD on the digits data bundled with scikit-learn (an
@@ -84,6 +91,10 @@ def _positive_int(text):
 
 def cmd_bench(args):
     """``bench``: the timing table (fastloss._bench.cli, imported only now)."""
+    if getattr(args, "interop", False):
+        from ._bench import interop
+
+        return interop.main(args)
     from ._bench import cli
 
     return cli.run(args)
@@ -167,6 +178,13 @@ def build_parser():
         metavar="FILE",
         help="also draw fastloss's speed-up over each peer, per case, as a PNG bar chart "
         "(needs matplotlib: pip install 'fastloss[plot]')",
+    )
+    bench.add_argument(
+        "--interop",
+        action="store_true",
+        help="instead: fastloss.torch and fastloss.jax (forward + backward, all wrapper "
+        "overhead) against torch.nn.functional and the jax.numpy losses, with the eager "
+        "overhead over the bare NumPy API (--dtype, --threads, --quick, --json apply)",
     )
     bench.set_defaults(func=cmd_bench)
 

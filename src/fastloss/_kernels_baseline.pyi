@@ -29,6 +29,7 @@ def softmax_cross_entropy(
     ignore_index: int | None = ...,
     grad: _Array | None = ...,
     loss_out: _Array | None = ...,
+    divide_by_zero: bool = ...,
 ) -> tuple[int, float]: ...
 def softmax_cross_entropy_soft(
     scores: _Array,
@@ -41,6 +42,7 @@ def softmax_cross_entropy_soft(
     label_smoothing: float = ...,
     grad: _Array | None = ...,
     loss_out: _Array | None = ...,
+    check_targets: bool = ...,
 ) -> tuple[int, float]: ...
 def multiclass_hinge(
     scores: _Array,
@@ -54,6 +56,7 @@ def multiclass_hinge(
     sample_weight: _Array | None = ...,
     grad: _Array | None = ...,
     loss_out: _Array | None = ...,
+    divisor: float | None = ...,
 ) -> tuple[int, float]: ...
 def sigmoid(x: _Array, out: _Array) -> None: ...
 def binary_hinge(
@@ -78,6 +81,8 @@ def sigmoid_cross_entropy(
     weight_per_row: bool = ...,
     grad: _Array | None = ...,
     loss_out: _Array | None = ...,
+    check_targets: bool = ...,
+    divisor: float | None = ...,
 ) -> tuple[int, float]: ...
 def sgd_update(
     param: _Array,
@@ -180,6 +185,9 @@ def train_epoch(
 def linear_gradient(
     X: _Array, y: _Array, Wt: _Array, dWt: _Array, *, loss: str, margin: float
 ) -> float: ...
+
+# The XLA FFI handlers (kernels/xla.pxi), as PyCapsules by function name.
+def xla_handlers() -> dict[str, Any]: ...
 
 # The fast entries (kernels/fastpath.pxi) take the public function's arguments, in its order.
 def softmax_cross_entropy_fast(

@@ -278,14 +278,20 @@ cdef double sigmoid_ce_chunk(const binary_call* o, const floating* logits, const
 def sigmoid_cross_entropy(const floating[::1] logits, const blabel_t[::1] y, *, reduction,
                           Py_ssize_t k_cols=1, const double[::1] pos_weight=None,
                           const double[::1] sample_weight=None, bint weight_per_row=True,
-                          floating[::1] grad=None, floating[::1] loss_out=None):
+                          floating[::1] grad=None, floating[::1] loss_out=None,
+                          bint check_targets=True, divisor=None):
     """Fused sigmoid cross-entropy loss and gradient over N·K flat logits.
 
     The logits are an (N, K) array seen flat (K = 1 for (N,) logits).
-    ``pos_weight`` is (K,), one per column; ``sample_weight`` is (N,) with
-    ``weight_per_row`` (each row's weight applies to its K elements) or (N·K,).
-    Returns ``(bad_target_index, loss)`` like binary_hinge (a target outside
-    [0, 1]).  ``grad`` and ``loss_out`` may be None; ``grad`` may be ``logits``.
+    ``pos_weight`` is (K,), one per column (with K = N·K, one per element);
+    ``sample_weight`` is (N,) with ``weight_per_row`` (each row's weight
+    applies to its K elements) or (N·K,).  Returns ``(bad_target_index, loss)``
+    like binary_hinge (a target outside [0, 1]).  ``grad`` and ``loss_out``
+    may be None; ``grad`` may be ``logits``.  With ``check_targets=False`` the
+    targets are not checked: the formula is applied to any values, as torch
+    applies it; weights of any sign work either way.  ``divisor`` (> 0): what
+    ``reduction="mean"`` divides by instead of the total weight (torch's mean
+    divides by the number of elements).
     """
     cdef Py_ssize_t n = logits.shape[0], blk, bad, nbad = 0, n_weights
     cdef int red = reduction_code(reduction)
@@ -295,15 +301,21 @@ def sigmoid_cross_entropy(const floating[::1] logits, const blabel_t[::1] y, *, 
     cdef floating* gp = NULL
     cdef floating* lp = NULL
     cdef const blabel_t* y0
+    cdef double div = 0.0
 
+    if divisor is not None:
+        div = divisor
+        if not div > 0.0:
+            raise ValueError(f"divisor must be > 0, got {divisor!r}")
     if n == 0:
         return -1, 0.0
     y0 = &y[0]
     # the targets are checked before anything is written (threaded, as in binary_hinge)
-    for blk in prange((n + CHECK_BLOCK - 1) // CHECK_BLOCK, nogil=True, schedule="static",
-                      num_threads=nt, use_threads_if=nt > 1 and n > CHECK_BLOCK):
-        nbad += count_not_unit(y0 + blk * CHECK_BLOCK,
-                               min(<Py_ssize_t>CHECK_BLOCK, n - blk * CHECK_BLOCK))
+    if check_targets:
+        for blk in prange((n + CHECK_BLOCK - 1) // CHECK_BLOCK, nogil=True, schedule="static",
+                          num_threads=nt, use_threads_if=nt > 1 and n > CHECK_BLOCK):
+            nbad += count_not_unit(y0 + blk * CHECK_BLOCK,
+                                   min(<Py_ssize_t>CHECK_BLOCK, n - blk * CHECK_BLOCK))
     if nbad:
         with nogil:
             bad = first_not_unit(y0, n)
@@ -322,7 +334,7 @@ def sigmoid_cross_entropy(const floating[::1] logits, const blabel_t[::1] y, *, 
         lp = &loss_out[0]
     n_weights = sample_weight.shape[0] if sample_weight is not None else 0
     with nogil:
-        denom = binary_denominator(&o, n, n_weights)
+        denom = div if div > 0.0 else binary_denominator(&o, n, n_weights)
     if red == REDUCTION_MEAN:
         if denom == 0.0:
             if gp != NULL:

@@ -114,13 +114,14 @@ cdef inline double cs_row(const fl_mc_call* a, const floating* scores, floating*
 
 cdef (Py_ssize_t, double) hinge_run(fl_mc_call* a, const floating* scores, floating* grad,
                                     floating* loss_out, int reduction, bint crammer_singer,
-                                    int nt) noexcept nogil:
+                                    int nt, double divisor=0.0) noexcept nogil:
     """multiclass_hinge on the call ``a`` (n >= 1): ``(bad_label_index, loss)``.
 
     Shared by the entry below and the fast entry of fastpath.pxi.  Checks the
     labels and totals the weights before anything is written; then the rows
     over ``nt`` threads.  ``grad`` and ``loss_out`` may be NULL; ``grad`` may
-    be ``scores``.
+    be ``scores``.  A mean divides by ``divisor`` if it is > 0, else by the
+    total weight.
     """
     cdef double denom = 0.0, total = 0.0
     cdef Py_ssize_t bad, i, n = a.n
@@ -132,11 +133,14 @@ cdef (Py_ssize_t, double) hinge_run(fl_mc_call* a, const floating* scores, float
     if bad >= 0:
         return bad, 0.0
     if reduction == REDUCTION_MEAN:
-        if denom == 0.0:
+        if divisor > 0.0:
+            a.scale = 1.0 / divisor
+        elif denom == 0.0:
             if grad != NULL:
                 zero(grad, n * a.c)
             return -1, 0.0
-        a.scale = 1.0 / denom
+        else:
+            a.scale = 1.0 / denom
     if crammer_singer:
         for i in prange(n, schedule="static", num_threads=nt, use_threads_if=nt > 1):
             total += cs_row(a, scores, grad, loss_out, i)
@@ -152,13 +156,16 @@ cdef (Py_ssize_t, double) hinge_run(fl_mc_call* a, const floating* scores, float
 def multiclass_hinge(const floating[:, ::1] scores, const label_t[::1] y, *, reduction,
                      variant="weston_watkins", double margin=1.0, bint squared=False,
                      const double[::1] class_weight=None, const double[::1] sample_weight=None,
-                     floating[:, ::1] grad=None, floating[::1] loss_out=None):
+                     floating[:, ::1] grad=None, floating[::1] loss_out=None, divisor=None):
     """Fused multiclass hinge loss and gradient, one pass per row.
 
     ``variant`` "weston_watkins" (CS231n's SVM loss) or "crammer_singer".
     Returns ``(bad_label_index, loss)`` like softmax_cross_entropy.  ``grad``
     and ``loss_out`` may be None; ``grad`` may be ``scores`` itself.  Each
-    row's results are the same for any thread count.
+    row's results are the same for any thread count.  The weights and the
+    margin may have any sign.  ``divisor`` (> 0): what ``reduction="mean"``
+    divides the weighted sum by, instead of the total weight (torch's
+    multi_margin_loss divides by N·C).
     """
     cdef Py_ssize_t n = scores.shape[0], c = scores.shape[1]
     cdef int red = reduction_code(reduction)
@@ -167,9 +174,14 @@ def multiclass_hinge(const floating[:, ::1] scores, const label_t[::1] y, *, red
     cdef (Py_ssize_t, double) result
     cdef floating* g = NULL
     cdef floating* lo = NULL
+    cdef double div = 0.0
     if variant not in ("weston_watkins", "crammer_singer"):
         raise ValueError(f"variant must be 'weston_watkins' or 'crammer_singer', got {variant!r}")
     cs = variant == "crammer_singer"
+    if divisor is not None:
+        div = divisor
+        if not div > 0.0:
+            raise ValueError(f"divisor must be > 0, got {divisor!r}")
     if n == 0:
         return -1, 0.0
     a = mc_call(n, c, &y[0], label_t is int64_t, class_weight, sample_weight, None)
@@ -180,5 +192,6 @@ def multiclass_hinge(const floating[:, ::1] scores, const label_t[::1] y, *, red
     if loss_out is not None:
         lo = &loss_out[0]
     with nogil:
-        result = hinge_run(&a, &scores[0, 0], g, lo, red, cs, threads_for(n * c, PARALLEL_MIN))
+        result = hinge_run(&a, &scores[0, 0], g, lo, red, cs, threads_for(n * c, PARALLEL_MIN),
+                           div)
     return result

@@ -189,6 +189,7 @@ include "fastpath.pxi"
 include "train.pxi"
 include "adaptive.pxi"
 include "distance.pxi"
+include "xla.pxi"
 
 
 def _report_keyword_defaults():

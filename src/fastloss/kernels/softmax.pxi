@@ -5,7 +5,7 @@
 # loops of the cross-entropy are in ../simd/sce.h, the row primitives in
 # ../simd/softmax.h, rowblock.h and soft.h.
 
-from libc.math cimport fabs, log, log1p
+from libc.math cimport INFINITY, fabs, log, log1p
 
 cdef extern from "simd/sce.h":
     float fl_row_max_f32(const float* x, Py_ssize_t n) noexcept nogil
@@ -131,14 +131,17 @@ def log_softmax(const floating[:, ::1] scores, floating[:, ::1] out):
 # ---- softmax_cross_entropy with class indices ---------------------------------------------
 
 cdef (Py_ssize_t, double) sce_run(fl_mc_call* a, const floating* scores, floating* grad,
-                                  floating* loss_out, int reduction, int nt) noexcept nogil:
+                                  floating* loss_out, int reduction, int nt,
+                                  bint divide_by_zero=False) noexcept nogil:
     """softmax_cross_entropy on the call ``a`` (n >= 1): ``(bad_label_index, loss)``.
 
-    Shared by the entry below and the fast entry of fastpath.pxi.  Checks the
-    labels and totals the weights before anything is written; then rows in
-    blocks over ``nt`` threads: with few classes and no label smoothing
-    blocks of rows vectorised across the rows (fl_sce_rowblocks_*), the rest
-    (or all) in blocks of FL_SCE_ROW_BLOCK rows (fl_sce_block_*; see sce.h).
+    Shared by the entry below and the fast entry of fastpath.pxi.  Checks the labels and totals the weights before
+    anything is written; then rows in blocks over ``nt`` threads: with few
+    classes and no label smoothing blocks of rows vectorised across the rows
+    (fl_sce_rowblocks_*), the rest (or all) in blocks of FL_SCE_ROW_BLOCK rows
+    (fl_sce_block_*; see sce.h).  A mean over a total weight of 0 is 0 with a
+    zero gradient, or with ``divide_by_zero`` the division done anyway (the
+    scale +inf: 0/0 gives NaN, x/0 ±inf, as torch does).
     """
     cdef double denom = 0.0, total = 0.0
     cdef Py_ssize_t bad, blk, nblocks, rows, done = 0, k, i0
@@ -158,12 +161,15 @@ cdef (Py_ssize_t, double) sce_run(fl_mc_call* a, const floating* scores, floatin
     if bad >= 0:
         return bad, 0.0
     if reduction == REDUCTION_MEAN:
-        if denom == 0.0:
+        if denom == 0.0 and divide_by_zero:
+            a.scale = INFINITY
+        elif denom == 0.0:
             # Nothing to average over: loss 0, gradient 0 (not NaN).
             if grad != NULL:
                 zero(grad, n * c)
             return -1, 0.0
-        a.scale = 1.0 / denom
+        else:
+            a.scale = 1.0 / denom
 
     if floating is float:
         rows = FL_ROWS_F32
@@ -216,14 +222,16 @@ def softmax_cross_entropy(const floating[:, ::1] scores, const label_t[::1] y, *
                           const double[::1] class_weight=None,
                           const double[::1] sample_weight=None, double label_smoothing=0.0,
                           ignore_index=None, floating[:, ::1] grad=None,
-                          floating[::1] loss_out=None):
+                          floating[::1] loss_out=None, bint divide_by_zero=False):
     """Fused softmax cross-entropy loss and gradient over rows of class-index labels.
 
     Returns ``(bad_label_index, loss)``: a bad index >= 0 means a label outside
     [0, C) (and not ``ignore_index``) was found there, and nothing was written.
     ``grad`` (the gradient) and ``loss_out`` (the per-row losses) may be None;
     ``grad`` may be ``scores`` itself.  Each row's results are the same for
-    any thread count.  See sce.h for the loops.
+    any thread count.  The weights may have any sign; ``divide_by_zero``: a
+    mean over a total weight of 0 divides anyway (NaN or ±inf, torch's
+    result) instead of giving 0.  See sce.h for the loops.
     """
     cdef Py_ssize_t n = scores.shape[0], c = scores.shape[1]
     cdef int red = reduction_code(reduction)
@@ -240,7 +248,8 @@ def softmax_cross_entropy(const floating[:, ::1] scores, const label_t[::1] y, *
     if loss_out is not None:
         lo = &loss_out[0]
     with nogil:
-        result = sce_run(&a, &scores[0, 0], g, lo, red, threads_for(n * c, PARALLEL_MIN))
+        result = sce_run(&a, &scores[0, 0], g, lo, red, threads_for(n * c, PARALLEL_MIN),
+                         divide_by_zero)
     return result
 
 
@@ -250,14 +259,16 @@ def softmax_cross_entropy_soft(const floating[:, ::1] scores, const floating[:, 
                                reduction, double tol, const floating[::1] class_weight=None,
                                const double[::1] sample_weight=None,
                                double label_smoothing=0.0, floating[:, ::1] grad=None,
-                               floating[::1] loss_out=None):
+                               floating[::1] loss_out=None, bint check_targets=True):
     """Softmax cross-entropy with soft (probability) targets, fused per row.
 
     With a_k = cw_k ((1-ε) t_k + ε/C) and A = Σ_k a_k, the row loss is
     -Σ_k a_k log p_k = A log Σ exp(s - max) - Σ_k a_k (s_k - max), and its
     gradient A p_j - a_j.  A first pass checks that every target row is
     non-negative and sums to 1 within ``tol``; returns ``(bad_row, row_sum)``
-    with bad_row >= 0 (nothing written) if not, else ``(-1, loss)``.
+    with bad_row >= 0 (nothing written) if not, else ``(-1, loss)``.  With
+    ``check_targets=False`` there is no such pass: the formula is applied to
+    any targets and class weights (of any sign), as torch applies it.
     ``grad`` and ``loss_out`` may be None; ``grad`` may be ``scores`` itself.
     Rows are split over OpenMP threads after the serial check.
     """
@@ -282,14 +293,15 @@ def softmax_cross_entropy_soft(const floating[:, ::1] scores, const floating[:, 
 
     if n == 0:
         return -1, 0.0
-    with nogil:
-        for i in range(n):
-            tsum = row_sum_nonneg(&targets[i, 0], c, &negative)
-            if negative or not (fabs(tsum - 1.0) <= tol):
-                bad = i
-                break
-    if bad >= 0:
-        return bad, tsum
+    if check_targets:
+        with nogil:
+            for i in range(n):
+                tsum = row_sum_nonneg(&targets[i, 0], c, &negative)
+                if negative or not (fabs(tsum - 1.0) <= tol):
+                    bad = i
+                    break
+        if bad >= 0:
+            return bad, tsum
     if class_weight is not None:
         cw = &class_weight[0]
     if sample_weight is not None:
