@@ -337,7 +337,7 @@ class LinearClassifier:
         params = self._checked_params()  # before anything is dropped: a rejected fit keeps the model
         classes = inp.classes_of(y)
         if continuing:
-            self._check_continuation(X, classes, params, "warm_start")
+            self._check_continuation(X, params, "warm_start")
             if not np.array_equal(classes, self.classes_):
                 raise ValueError(
                     f"warm_start continues a model of the classes {self.classes_.tolist()!r}; "
@@ -386,13 +386,13 @@ class LinearClassifier:
                     f"classes={list(classes)!r} differs from the classes of the first call "
                     f"{cl.tolist()!r}"
                 )
-            self._check_continuation(X, cl, params, "partial_fit")
+            self._check_continuation(X, params, "partial_fit")
         unknown = ~np.isin(y, cl)
         if unknown.any():
             raise ValueError(f"y contains labels not in classes: {np.unique(y[unknown]).tolist()!r}")
         return self._fit(X, y, cl, params, sample_weight, names, reset=not fitted, partial=True)
 
-    def _check_continuation(self, X, classes, params, how):
+    def _check_continuation(self, X, params, how):
         """Errors for a call that would continue the model with what it cannot take."""
         self._require_n_features(X.shape[1])
         if self._W.dtype != params["dtype"]:
