@@ -469,3 +469,26 @@ def _digits():
     datasets = pytest.importorskip("sklearn.datasets")
     X, y = datasets.load_digits(return_X_y=True)
     return X / 16.0, y
+
+
+def test_two_classes_have_sklearns_shapes_on_dask_arrays():
+    """The dask estimator's two-class form is the in-memory one's: (1, D), (1,), (n,), (n, 2)."""
+    rng = np.random.default_rng(5)
+    X = np.r_[rng.normal(-2, 1, (200, 3)), rng.normal(2, 1, (200, 3))]
+    y = np.repeat(["a", "b"], 200)
+    perm = rng.permutation(400)
+    X, y = X[perm], y[perm]
+    Xd, yd = da.from_array(X, chunks=(100, 3)), da.from_array(y, chunks=100)
+    clf = fld.LinearClassifier(random_state=0, epochs=3).fit(Xd, yd)
+    assert clf.coef_.shape == (1, 3) and clf.intercept_.shape == (1,)
+    d = clf.decision_function(Xd)
+    assert d.shape == (400,)
+    np.testing.assert_allclose(d.compute(), clf.decision_function(X), rtol=1e-12)
+    np.testing.assert_allclose(d.compute(), X @ clf.coef_[0] + clf.intercept_[0], rtol=1e-12)
+    p = clf.predict_proba(Xd)
+    assert p.shape == (400, 2)
+    np.testing.assert_allclose(p.compute(), clf.predict_proba(X), rtol=1e-12)
+    np.testing.assert_array_equal(clf.predict(Xd).compute(), clf.predict(X))
+    assert clf.score(Xd, yd) > 0.95
+    hinge = fld.LinearClassifier("hinge", random_state=0, epochs=2).fit(Xd, yd)
+    assert not hasattr(hinge, "predict_proba")

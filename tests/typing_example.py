@@ -137,6 +137,12 @@ def classifier(rng: np.random.Generator) -> list[float]:
     scores = clf.decision_function(X)
     labels = clf.predict(X)
     accuracy: float = clf.score(X, y)
+    weighted = fl.LinearClassifier(class_weight={"neg": 2.0}, early_stopping=True, tol=1e-3,
+                                   n_iter_no_change=2, validation_fraction=0.2, warm_start=True,
+                                   verbose=0, random_state=0)
+    weighted.fit(X, y, sample_weight=np.ones(120)).partial_fit(X, y, sample_weight=np.ones(120))
+    log_proba = weighted.predict_log_proba(X)
+    accuracy += weighted.score(X, y, sample_weight=np.ones(120)) * 0.0 + float(log_proba.max()) * 0.0
     try:
         fl.LinearClassifier(loss="hinge").predict(X)
     except fl.NotFittedError as e:

@@ -60,13 +60,15 @@ Commands
 
 ``train``
     Train :class:`fastloss.LinearClassifier` with the softmax and the hinge
-    loss by mini-batch SGD on the digits data bundled with scikit-learn (an
+    loss by mini-batch SGD at batch sizes 32, 64, 128 and 256 (the same
+    learning rate for each) on the digits data bundled with scikit-learn (an
     optional extra; a seeded synthetic set of the same shape otherwise) and
-    print each epoch's mean loss and train/test accuracy.  Options:
-    ``--loss softmax|hinge|both``, ``--batch-size``, ``--epochs``, ``--lr``,
-    ``--reg``, ``--data auto|digits|synthetic``, ``--seed`` and ``--plot FILE``
-    (a PNG of the per-step loss with its per-epoch mean for several batch
-    sizes; needs matplotlib).  See :mod:`fastloss._train`.
+    print, per batch size, the last epoch's loss, train/test accuracy and
+    time.  Options: ``--loss softmax|hinge|both``, ``--batch-size B[,B...]``,
+    ``--epochs``, ``--lr``, ``--reg``, ``--data auto|digits|synthetic``,
+    ``--seed`` and ``--plot FILE`` (a PNG: a panel per batch size with the
+    per-step loss and its epoch means, and the test accuracy per epoch; needs
+    matplotlib).  See :mod:`fastloss._train`.
 """
 
 import argparse

@@ -47,7 +47,11 @@ def labels(y, n, name="y"):
     """Integer class labels as a contiguous int32/int64 (N,) array (no copy if already so)."""
     arr = np.asarray(y)
     if arr.dtype.kind not in "iu":
-        raise TypeError(f"{name} must hold integer class indices, got dtype {arr.dtype}")
+        hint = ""
+        if arr.dtype.kind == "f":
+            hint = (f"; for whole-number float labels cast them: {name}.astype(np.int64) "
+                    "(fastloss.LinearClassifier takes any labels)")
+        raise TypeError(f"{name} must hold integer class indices, got dtype {arr.dtype}{hint}")
     if arr.ndim != 1 or arr.shape[0] != n:
         raise ValueError(f"{name} must have shape ({n},) to match scores, got shape {arr.shape}")
     if arr.dtype not in _LABEL_DTYPES or not arr.dtype.isnative:

@@ -57,6 +57,7 @@ import time
 from . import _dispatch, _docs
 from . import _validation as v
 from ._training import MiniBatchSGD, TrainingDiverged
+from ._sklearn_compat import softmax_only
 from .classifier import LinearClassifier as _InMemoryClassifier
 from .losses import softmax
 from .optim import LRSchedule
@@ -343,7 +344,15 @@ def _block_softmax(scores):
 
 
 def _block_predict(X, coef, intercept, classes):
-    return classes[np.argmax(_block_scores(X, coef, intercept), axis=1)]
+    scores = _block_scores(X, coef, intercept)
+    if scores.shape[1] == 1:  # two classes: the decision s1 - s0
+        return classes[(scores[:, 0] > 0).astype(np.intp)]
+    return classes[np.argmax(scores, axis=1)]
+
+
+def _block_two_columns(decision):
+    """(n,) decisions d of two classes -> (n, 2) class scores (0, d), whose softmax is the model's."""
+    return np.column_stack([np.zeros_like(decision), decision])
 
 
 class LinearClassifier(_InMemoryClassifier):
@@ -356,13 +365,13 @@ class LinearClassifier(_InMemoryClassifier):
     1. the client draws the initial weights as the in-memory estimator does;
     2. an epoch has the in-memory epoch's S = ⌈N / batch_size⌉ steps; a row
        chunk (a *shard*) of :math:`n_k` rows takes batches of
-       :math:`b_k = \lceil n_k B / N \rceil` rows, its share of the batch;
+       :math:`b_k = \\lceil n_k B / N \\rceil` rows, its share of the batch;
     3. in each round, every shard runs ``averaging_steps`` steps of the
        in-memory trainer over its own rows (its order of the epoch shuffled
        as the in-memory estimator shuffles), on a worker, from the client's
        current weights :math:`W` (and momentum buffer), which gives
        :math:`W_k`;
-    4. the client sets :math:`W \leftarrow \sum_k r_k W_k / \sum_k r_k`
+    4. the client sets :math:`W \\leftarrow \\sum_k r_k W_k / \\sum_k r_k`
        (:math:`r_k` the rows shard :math:`k` used in the round; the momentum
        buffer alike) and goes on with step 3.
 
@@ -411,7 +420,7 @@ class LinearClassifier(_InMemoryClassifier):
     >>> Xd = da.from_array(X[perm], chunks=(250, 2)); yd = da.from_array(y[perm], chunks=250)
     >>> clf = fld.LinearClassifier(random_state=0, epochs=5).fit(Xd, yd)
     >>> clf.n_shards_, clf.coef_.shape, clf.score(Xd, yd) > 0.95
-    (4, (2, 2), True)
+    (4, (1, 2), True)
     """
 
     def __init__(self, loss: Literal["softmax", "hinge"] = "softmax", *, reg: float = 1e-4,
@@ -539,8 +548,7 @@ class LinearClassifier(_InMemoryClassifier):
         self.n_iter_ = params["epochs"]
         self.n_shards_ = len(keep)
         self.epoch_loss_ = epoch_loss
-        self.coef_ = W[:d].T
-        self.intercept_ = W[d] if self.fit_intercept else np.zeros(c, dtype)
+        self._set_coef()  # scikit-learn's form: (1, D) and (1,) for two classes
         return self
 
     def partial_fit(self, X: Any, y: Any, classes: Any = None) -> NoReturn:
@@ -557,15 +565,17 @@ class LinearClassifier(_InMemoryClassifier):
         return X
 
     def decision_function(self, X: Any) -> Any:
-        """Scores X·coefᵀ + intercept, shape (n_samples, n_classes); lazy for a dask array."""
+        """Scores X·coefᵀ + intercept, (n_samples, n_classes) or (n_samples,) for two classes;
+        lazy for a dask array."""
         if not isinstance(X, da.Array):
             return super().decision_function(X)
         X = self._check_fitted_dask(X)
-        c = self.classes_.shape[0]
-        return X.map_blocks(
+        k = self.coef_.shape[0]
+        scores = X.map_blocks(
             _block_scores, self.coef_, self.intercept_,
-            chunks=(X.chunks[0], (c,)), dtype=self._W.dtype,
+            chunks=(X.chunks[0], (k,)), dtype=self._W.dtype,
         )
+        return scores[:, 0] if k == 1 else scores
 
     def predict(self, X: Any) -> Any:
         """The class of highest score for every row; lazy for a dask array."""
@@ -577,13 +587,16 @@ class LinearClassifier(_InMemoryClassifier):
             drop_axis=1, chunks=(X.chunks[0],), dtype=self.classes_.dtype,
         )
 
+    @softmax_only
     def predict_proba(self, X: Any) -> Any:
         """Class probabilities (``loss="softmax"`` only); lazy for a dask array."""
         if not isinstance(X, da.Array):
             return super().predict_proba(X)
-        if self.loss != "softmax":
-            raise AttributeError("predict_proba is available only with loss='softmax'")
-        return self.decision_function(X).map_blocks(_block_softmax, dtype=self._W.dtype)
+        scores = self.decision_function(X)
+        if scores.ndim == 1:
+            scores = scores.map_blocks(_block_two_columns, new_axis=1,
+                                       chunks=(scores.chunks[0], (2,)), dtype=self._W.dtype)
+        return scores.map_blocks(_block_softmax, dtype=self._W.dtype)
 
     def score(self, X: Any, y: Any) -> float:
         """Mean accuracy on (X, y), computed (also for dask arrays)."""
