@@ -143,3 +143,96 @@ def test_row_primitives_match_numpy(tmp_path, extra):
     special = [float(v) for v in next(l for l in out if l.startswith("special")).split()[1:]]
     assert special[0] == 0 and special[1] == np.inf and np.isnan(special[2])
     assert special[3] == 0 and special[4] == np.inf and np.isnan(special[5])
+
+
+TRAIN_HARNESS = r"""
+#include <stdio.h>
+#include <stdlib.h>
+#include <math.h>
+#include "simd/train.h"
+/* one epoch of the engine, float64 and float32, on a problem made here: the
+ * history and the weights, to compare with fastloss.reference.train_epoch */
+enum { N = 37, D = 19, C = 5, B = 8 };
+int main(void) {
+    static double X[N * D], Wt[C * D], b[C], Vt[C * D], Vb[C], lr[5], hist[5];
+    static float Xf[N * D], Wtf[C * D], bf[C], Vtf[C * D], Vbf[C];
+    static int64_t y[N];
+    static intptr_t order[N];
+    for (int i = 0; i < N * D; i++) { X[i] = sin(i * 0.37) * 2; Xf[i] = (float)X[i]; }
+    for (int i = 0; i < N; i++) { y[i] = (i * 3) % C; order[i] = (i * 11) % N; }
+    for (int k = 0; k < 5; k++) lr[k] = 0.1 + 0.01 * k;
+    for (int loss = 0; loss < 2; loss++) {
+        for (int i = 0; i < C * D; i++) { Wt[i] = 0.01 * cos(i * 0.5); Wtf[i] = (float)Wt[i]; Vt[i] = 0; Vtf[i] = 0; }
+        for (int j = 0; j < C; j++) { b[j] = 0.05 * j; bf[j] = (float)b[j]; Vb[j] = 0; Vbf[j] = 0; }
+        fl_train t = {0};
+        t.X = X; t.n = N; t.d = D; t.c = C; t.ld = D; t.y = y; t.sw = NULL;
+        t.Wt = Wt; t.b = b; t.Vt = Vt; t.Vb = Vb; t.loss = loss; t.margin = 1.0; t.reg = 1e-3;
+        t.momentum = 0.9; t.nesterov = 1; t.batch = B; t.threads = 1; t.order = order;
+        t.lr = lr; t.history = hist; t.steps_before = 0; t.group = 3;
+        void *work = malloc(fl_train_work_bytes_f64(&t));
+        double *dW = malloc(sizeof(double) * C * D), *db = malloc(sizeof(double) * C);
+        long bad = (long)fl_train_epoch_f64(&t, 0, 5, dW, db, work);
+        printf("f64 %d %ld", loss, bad);
+        for (int k = 0; k < 5; k++) printf(" %.17g", hist[k]);
+        for (int i = 0; i < C * D; i++) printf(" %.17g", Wt[i]);
+        for (int j = 0; j < C; j++) printf(" %.17g", b[j]);
+        printf("\n");
+        free(work);
+        t.X = Xf; t.Wt = Wtf; t.b = bf; t.Vt = Vtf; t.Vb = Vbf;
+        work = malloc(fl_train_work_bytes_f32(&t));
+        float *dWf = malloc(sizeof(float) * C * D), *dbf = malloc(sizeof(float) * C);
+        bad = (long)fl_train_epoch_f32(&t, 0, 5, dWf, dbf, work);
+        printf("f32 %d %ld", loss, bad);
+        for (int k = 0; k < 5; k++) printf(" %.9g", hist[k]);
+        for (int i = 0; i < C * D; i++) printf(" %.9g", (double)Wtf[i]);
+        for (int j = 0; j < C; j++) printf(" %.9g", (double)bf[j]);
+        printf("\n");
+        free(work); free(dW); free(db); free(dWf); free(dbf);
+    }
+    return 0;
+}
+"""
+
+
+@pytest.mark.skipif(_compiler() is None, reason="no C compiler")
+@pytest.mark.parametrize("extra", [[], ["-DFL_GENERIC_VECTORS"], ["-DFL_SCALAR"]],
+                         ids=["native", "generic", "scalar"])
+def test_training_engine_paths_match_the_twin(tmp_path, extra):
+    """train.h's vector, generic-vector and scalar sections: one epoch equals the NumPy twin."""
+    from fastloss import reference
+
+    if not os.path.exists(os.path.join(os.path.dirname(fastloss.__file__), "simd", "train.h")):
+        pytest.skip("the headers are not installed beside the package")
+    cc = _compiler()
+    src = tmp_path / "train_harness.c"
+    src.write_text(TRAIN_HARNESS)
+    exe = tmp_path / ("train" + "".join(f.strip("-=") for f in extra))
+    include = os.path.dirname(fastloss.__file__)
+    subprocess.run([cc, "-O2", "-std=gnu11", "-Wno-psabi", f"-I{include}", *extra, str(src),
+                    "-o", str(exe), "-lm"], check=True, capture_output=True, text=True)
+    out = subprocess.run([str(exe)], check=True, capture_output=True, text=True).stdout
+    n, d, c, b = 37, 19, 5, 8
+    i = np.arange(n * d)
+    X = (np.sin(i * 0.37) * 2).reshape(n, d)
+    y = (np.arange(n) * 3) % c
+    order = (np.arange(n) * 11) % n
+    lr = 0.1 + 0.01 * np.arange(5)
+    lines = out.splitlines()
+    assert len(lines) == 4
+    for line in lines:
+        f = line.split()
+        prec, loss, bad = f[0], int(f[1]), int(f[2])
+        vals = np.array(f[3:], dtype=np.float64)
+        dt = np.float64 if prec == "f64" else np.float32
+        Xd = X.astype(dt)
+        W = (0.01 * np.cos(np.arange(c * d) * 0.5)).reshape(c, d).T.astype(dt).copy()
+        bb = (0.05 * np.arange(c)).astype(dt)
+        V, Vb = np.zeros_like(W), np.zeros_like(bb)
+        hist = reference.train_epoch(Xd, y, W, order, lr, loss="softmax" if loss == 0 else "hinge",
+                                     batch_size=b, b=bb, V=V, Vb=Vb, reg=1e-3, momentum=0.9,
+                                     nesterov=True)
+        tol = dict(rtol=1e-10, atol=1e-12) if dt == np.float64 else dict(rtol=2e-4, atol=2e-5)
+        assert bad == -1
+        np.testing.assert_allclose(vals[:5], hist, **tol)
+        np.testing.assert_allclose(vals[5:5 + c * d], W.T.ravel(), **tol)
+        np.testing.assert_allclose(vals[5 + c * d:], bb, **tol)

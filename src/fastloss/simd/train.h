@@ -34,6 +34,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__unix__) || defined(__APPLE__)
+#include <sched.h>
+#endif
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -41,6 +44,13 @@
 #include "call.h"
 #include "hinge.h"
 #include "sce.h"
+
+/* Lanes of a vector (1 in the scalar sections): the steps of the product loops. */
+#if FL_VECTORS
+#define FL_TRAIN_NV FL_N
+#else
+#define FL_TRAIN_NV 1
+#endif
 
 #define FL_TRAIN_SOFTMAX 0
 #define FL_TRAIN_HINGE 1
@@ -151,6 +161,41 @@ static inline int fl_all_finite(const void *p, ptrdiff_t n, int bits)
     return 1;
 }
 
+#if defined(__GNUC__) || defined(__clang__)
+#define FL_TRAIN_ATOMICS 1
+#define fl_load_acq(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define fl_store_rel(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
+#define fl_fetch_add(p, v) __atomic_fetch_add((p), (v), __ATOMIC_ACQ_REL)
+/* 1 if *p was 0 and is now 1 */
+#define fl_claim(p) __extension__({ int zero_ = 0; \
+    __atomic_compare_exchange_n((p), &zero_, 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE); })
+#else   /* no GCC atomics (MSVC): one thread, the same tasks in order */
+#define FL_TRAIN_ATOMICS 0
+#define fl_load_acq(p) (*(p))
+#define fl_store_rel(p, v) (*(p) = (v))
+#define fl_fetch_add(p, v) ((*(p) += (v)) - (v))
+#define fl_claim(p) (*(p) == 0 ? (*(p) = 1) : 0)
+#endif
+
+/* Wait until *done >= need or *stop; a few hundred pauses, then yield the
+ * core between looks (a waiting thread gives its time slice to one that
+ * works, maybe its sibling). */
+static inline void fl_train_wait(const long long *done, long long need, const int *stop)
+{
+    int spins = 0;
+    while (fl_load_acq(done) < need && !fl_load_acq(stop)) {
+        if (++spins < 256) {
+#if FL_X86 && (defined(__GNUC__) || defined(__clang__))
+            __builtin_ia32_pause();
+#endif
+        } else {
+#if defined(__unix__) || defined(__APPLE__)
+            sched_yield();
+#endif
+        }
+    }
+}
+
 #define FL_TEMPLATE "train.h"
 #include "template.h"
 
@@ -158,196 +203,7 @@ static inline int fl_all_finite(const void *p, ptrdiff_t n, int bits)
 
 #else /* FL_BITS: the body of template.h's two passes */
 
-/* ---- the two products, for a group of rows ------------------------------ */
-
-#if FL_VECTORS
-
-/* Σ of the lanes of v, as a tree. */
-FL_INLINE FL_T FL_FN(train_hsum)(FL_V v)
-{
-#if FL_X86 && defined(__AVX512F__)
-    return FL_MM(_mm512_reduce_add_p)((FL_M512)v);
-#elif FL_X86 && defined(__AVX__)
-    FL_M128 s = FL_MM(_mm_add_p)(FL_QUARTER_LO((FL_M256)v), FL_MM(_mm256_extractf128_p)((FL_M256)v, 1));
-#if FL_BITS == 32
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    return _mm_cvtss_f32(_mm_add_ss(s, _mm_shuffle_ps(s, s, 1)));
-#else
-    return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
-#endif
-#elif FL_X86
-    FL_M128 s = (FL_M128)v;
-#if FL_BITS == 32
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    return _mm_cvtss_f32(_mm_add_ss(s, _mm_shuffle_ps(s, s, 1)));
-#else
-    return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
-#endif
-#else
-    FL_T s = 0;
-    for (int k = 0; k < FL_N; k++) s += v[k];
-    return s;
-#endif
-}
-
-/* S[k·c + j] = x_k · Wt[j] + b[j] for the rows x[0 .. nr-1] (nr <= FL_TRAIN_R)
- * and the classes j0 .. j0+nc-1 (nc <= FL_TRAIN_CB): nr·nc vector
- * accumulators over d, each x vector loaded once for the nc classes and each
- * W vector once for the nr rows.  nr and nc are constants where this is
- * inlined (fl_train_score_*), so the accumulators live in registers. */
-FL_INLINE void FL_FN(train_dot)(const FL_T *const *x, const FL_T *Wt, const FL_T *b, FL_T *S,
-                                ptrdiff_t d, ptrdiff_t c, ptrdiff_t j0, const int nr,
-                                const int nc, fl_train_pf *pf)
-{
-    FL_V acc[FL_TRAIN_R][FL_TRAIN_CB], xv[FL_TRAIN_R], w;
-    ptrdiff_t e = 0;
-    int r, j;
-    /* the prefetch cursor in registers for the loop (through pf, its counters
-     * would be stored and reloaded every step: a chain through memory) */
-    fl_train_pf p = *pf;
-    for (r = 0; r < nr; r++)
-        for (j = 0; j < nc; j++) acc[r][j] = FL_OP(splat)(0);
-    for (; e + FL_N <= d; e += FL_N) {
-        fl_train_prefetch(&p);
-        for (r = 0; r < nr; r++) xv[r] = FL_OP(load)(x[r] + e);
-        for (j = 0; j < nc; j++) {
-            w = FL_OP(load)(Wt + (j0 + j) * d + e);
-            for (r = 0; r < nr; r++) acc[r][j] += xv[r] * w;
-        }
-    }
-    if (e < d) {
-        for (r = 0; r < nr; r++) xv[r] = FL_OP(load_tail)(x[r] + e, d - e, 0);
-        for (j = 0; j < nc; j++) {
-            w = FL_OP(load_tail)(Wt + (j0 + j) * d + e, d - e, 0);
-            for (r = 0; r < nr; r++) acc[r][j] += xv[r] * w;
-        }
-    }
-    *pf = p;
-    for (r = 0; r < nr; r++)
-        for (j = 0; j < nc; j++)
-            S[r * c + j0 + j] = FL_FN(train_hsum)(acc[r][j]) + (b != NULL ? b[j0 + j] : 0);
-}
-
-/* dWt[j] += Σ_k dS[k·c + j] · x_k and db[j] += Σ_k dS[k·c + j] over the rows
- * x[0 .. g-1], for the classes j0 .. j0+nc-1 (nc <= FL_TRAIN_GB): nc × 2
- * vector accumulators over the rows for each stretch of 2 vectors of d, so
- * dWt is read and written once a group. */
-FL_INLINE void FL_FN(train_outer)(const FL_T *const *x, ptrdiff_t g, const FL_T *dS, FL_T *dWt,
-                                  ptrdiff_t d, ptrdiff_t c, ptrdiff_t j0, const int nc,
-                                  fl_train_pf *pf)
-{
-    FL_V a0[FL_TRAIN_GB], a1[FL_TRAIN_GB], x0, x1, s;
-    ptrdiff_t e = 0, k;
-    int j;
-    fl_train_pf p = *pf;    /* (in registers: see train_dot) */
-    for (; e + 2 * FL_N <= d; e += 2 * FL_N) {
-        for (j = 0; j < nc; j++) {
-            a0[j] = FL_OP(load)(dWt + (j0 + j) * d + e);
-            a1[j] = FL_OP(load)(dWt + (j0 + j) * d + e + FL_N);
-        }
-        for (k = 0; k < g; k++) {
-            fl_train_prefetch(&p);
-            x0 = FL_OP(load)(x[k] + e);
-            x1 = FL_OP(load)(x[k] + e + FL_N);
-            for (j = 0; j < nc; j++) {
-                s = FL_OP(splat)(dS[k * c + j0 + j]);
-                a0[j] += s * x0;
-                a1[j] += s * x1;
-            }
-        }
-        for (j = 0; j < nc; j++) {
-            FL_OP(store)(dWt + (j0 + j) * d + e, a0[j]);
-            FL_OP(store)(dWt + (j0 + j) * d + e + FL_N, a1[j]);
-        }
-    }
-    *pf = p;
-    for (; e < d; e += FL_N) {
-        const ptrdiff_t m = d - e < FL_N ? d - e : FL_N;
-        for (j = 0; j < nc; j++) a0[j] = FL_OP(load_part)(dWt + (j0 + j) * d + e, m, 0);
-        for (k = 0; k < g; k++) {
-            x0 = FL_OP(load_part)(x[k] + e, m, 0);
-            for (j = 0; j < nc; j++) a0[j] += FL_OP(splat)(dS[k * c + j0 + j]) * x0;
-        }
-        for (j = 0; j < nc; j++) FL_OP(store_part)(dWt + (j0 + j) * d + e, a0[j], m);
-    }
-}
-
-#else /* scalar */
-
-static inline void FL_FN(train_dot)(const FL_T *const *x, const FL_T *Wt, const FL_T *b, FL_T *S,
-                                    ptrdiff_t d, ptrdiff_t c, ptrdiff_t j0, const int nr,
-                                    const int nc, fl_train_pf *pf)
-{
-    (void)pf;
-    for (int r = 0; r < nr; r++)
-        for (int j = 0; j < nc; j++) {
-            FL_T acc = 0;
-            const FL_T *w = Wt + (j0 + j) * d;
-            for (ptrdiff_t e = 0; e < d; e++) acc += x[r][e] * w[e];
-            S[r * c + j0 + j] = acc + (b != NULL ? b[j0 + j] : 0);
-        }
-}
-
-static inline void FL_FN(train_outer)(const FL_T *const *x, ptrdiff_t g, const FL_T *dS,
-                                      FL_T *dWt, ptrdiff_t d, ptrdiff_t c, ptrdiff_t j0,
-                                      const int nc, fl_train_pf *pf)
-{
-    (void)pf;
-    for (int j = 0; j < nc; j++) {
-        FL_T *w = dWt + (j0 + j) * d;
-        for (ptrdiff_t k = 0; k < g; k++) {
-            const FL_T s = dS[k * c + j0 + j];
-            for (ptrdiff_t e = 0; e < d; e++) w[e] += s * x[k][e];
-        }
-    }
-}
-
-#endif /* FL_VECTORS */
-
-/* The scores of rows x[0 .. g-1] against every class into S (g, c), while
- * pf's lines are prefetched. */
-static inline void FL_FN(train_score)(const FL_T *const *x, ptrdiff_t g, const FL_T *Wt,
-                                      const FL_T *b, FL_T *S, ptrdiff_t d, ptrdiff_t c,
-                                      fl_train_pf *pf)
-{
-    ptrdiff_t k = 0, j;
-    for (; k + FL_TRAIN_R <= g; k += FL_TRAIN_R) {
-        for (j = 0; j + FL_TRAIN_CB <= c; j += FL_TRAIN_CB)
-            FL_FN(train_dot)(x + k, Wt, b, S + k * c, d, c, j, FL_TRAIN_R, FL_TRAIN_CB, pf);
-        switch (c - j) {    /* (constant block sizes: accumulators in registers) */
-#if FL_TRAIN_CB > 4
-        case 4: FL_FN(train_dot)(x + k, Wt, b, S + k * c, d, c, j, FL_TRAIN_R, 4, pf); break;
-#endif
-        case 3: FL_FN(train_dot)(x + k, Wt, b, S + k * c, d, c, j, FL_TRAIN_R, 3, pf); break;
-        case 2: FL_FN(train_dot)(x + k, Wt, b, S + k * c, d, c, j, FL_TRAIN_R, 2, pf); break;
-        case 1: FL_FN(train_dot)(x + k, Wt, b, S + k * c, d, c, j, FL_TRAIN_R, 1, pf); break;
-        default: break;
-        }
-    }
-    for (; k < g; k++)      /* rows left over: one at a time */
-        for (j = 0; j < c; j += FL_TRAIN_CB) {
-            const ptrdiff_t nc = c - j < FL_TRAIN_CB ? c - j : FL_TRAIN_CB;
-            if (nc == FL_TRAIN_CB)
-                FL_FN(train_dot)(x + k, Wt, b, S + k * c, d, c, j, 1, FL_TRAIN_CB, pf);
-            else for (ptrdiff_t jj = j; jj < c; jj++)
-                FL_FN(train_dot)(x + k, Wt, b, S + k * c, d, c, jj, 1, 1, pf);
-        }
-}
-
-/* dWt += dSᵀ·x and db += Σ_k dS[k] for the group's rows x[0 .. g-1], while
- * pf's lines are prefetched. */
-static inline void FL_FN(train_grad)(const FL_T *const *x, ptrdiff_t g, const FL_T *dS, FL_T *dWt,
-                                     FL_T *db, ptrdiff_t d, ptrdiff_t c, fl_train_pf *pf)
-{
-    ptrdiff_t j = 0, k;
-    for (; j + FL_TRAIN_GB <= c; j += FL_TRAIN_GB)
-        FL_FN(train_outer)(x, g, dS, dWt, d, c, j, FL_TRAIN_GB, pf);
-    for (; j < c; j++)
-        FL_FN(train_outer)(x, g, dS, dWt, d, c, j, 1, pf);
-    if (db != NULL)
-        for (k = 0; k < g; k++)
-            for (j = 0; j < c; j++) db[j] += dS[k * c + j];
-}
+#include "train_products.h"   /* the two products of a group: train_score, train_grad */
 
 /* ---- the loss of a group ------------------------------------------------ */
 
@@ -498,14 +354,29 @@ static inline double FL_FN(train_batch)(const fl_train *t, FL_FN(train_scratch) 
     for (ptrdiff_t gi = glo; gi < ghi; gi++) {
         const ptrdiff_t r0 = gi * G;
         const ptrdiff_t g = m - r0 < G ? m - r0 : G;
-        /* the group's rows, and the next group's, to prefetch (in a shuffled
-         * order no hardware prefetcher foresees them; in X's order it does,
-         * but not as evenly) */
-        const ptrdiff_t gn = n - (i0 + r0 + g) < G ? n - (i0 + r0 + g) : G;
+        /* the group's rows, and the next ones this thread will score, to
+         * prefetch into its core's L2 (in a shuffled order no hardware
+         * prefetcher foresees them; in X's order it does, but not as evenly):
+         * its next group of this batch, or after its last one, its first
+         * group of the next batch (the batches' groups split alike) */
+        ptrdiff_t p0 = i0 + r0 + g, gn = 0;     /* in the epoch's order */
+        if (gi + 1 < ghi) {
+            gn = m - (r0 + G) < G ? m - (r0 + G) : G;
+        } else if (i0 + m < n) {
+            const ptrdiff_t mn = n - (i0 + m) < t->batch ? n - (i0 + m) : t->batch;
+            ptrdiff_t lo, hi;
+            fl_train_split((mn + G - 1) / G, nt, me, &lo, &hi);
+            if (lo < hi) {
+                p0 = i0 + m + lo * G;
+                gn = mn - lo * G < G ? mn - lo * G : G;
+            }
+        }
         if (idx != NULL) {
-            for (ptrdiff_t k = 0; k < g + gn; k++) w->rows[k] = X + idx[r0 + k] * t->ld;
+            for (ptrdiff_t k = 0; k < g; k++) w->rows[k] = X + idx[r0 + k] * t->ld;
+            for (ptrdiff_t k = 0; k < gn; k++) w->rows[g + k] = X + t->order[p0 + k] * t->ld;
         } else {
-            for (ptrdiff_t k = 0; k < g + gn; k++) w->rows[k] = X + (i0 + r0 + k) * t->ld;
+            for (ptrdiff_t k = 0; k < g; k++) w->rows[k] = X + (i0 + r0 + k) * t->ld;
+            for (ptrdiff_t k = 0; k < gn; k++) w->rows[g + k] = X + (p0 + k) * t->ld;
         }
         fl_train_pf pf = {(const char *const *)(w->rows + g), gn,
                           (d * (ptrdiff_t)sizeof(FL_T) + 63) / 64, 0, 0, 0};
@@ -514,8 +385,9 @@ static inline double FL_FN(train_batch)(const fl_train *t, FL_FN(train_scratch) 
          * would during the scores alone (at D = 512, C = 10 that is what keeps
          * the core's line-fill buffers from filling up and stalling it) */
         const ptrdiff_t steps = (g / FL_TRAIN_R) * ((c + FL_TRAIN_CB - 1) / FL_TRAIN_CB)
-                                * ((d + FL_N - 1) / FL_N)
-                                + ((c + FL_TRAIN_GB - 1) / FL_TRAIN_GB) * (d / (2 * FL_N)) * g
+                                * ((d + FL_TRAIN_NV - 1) / FL_TRAIN_NV)
+                                + ((c + FL_TRAIN_GB - 1) / FL_TRAIN_GB) * (d / (2 * FL_TRAIN_NV))
+                                  * g
                                 + 1;
         pf.per_step = (int)((pf.nrows * pf.lines + steps - 1) / steps);
         FL_FN(train_score)(w->rows, g, Wt, b, w->S, d, c, &pf);
@@ -555,6 +427,18 @@ static inline void FL_FN(train_scratch_at)(const fl_train *t, FL_FN(train_scratc
     w->db = t->b != NULL ? db_all + me * c : NULL;
 }
 
+/* The epoch's work is a sequence of tasks, in this order: for each step,
+ * nt gradient tasks (task k: the groups of the batch that share k gets, as
+ * OpenMP's static split would give thread k, added into partial gradient k),
+ * then nt update tasks (task k: element range k of W, the partial gradients
+ * added in share order; task 0 also updates b).  The threads claim tasks by
+ * one shared counter, in order, and a task starts once every task of the
+ * phases before it is done.  What a task computes depends only on its share
+ * k, never on the thread that runs it, so a given thread count gives the
+ * same bits -- and a thread that is not running (the machine is shared, or
+ * has fewer free cores than threads) holds nobody up: the running ones take
+ * its tasks.  (With a barrier a step, an epoch took 20-80x as long whenever
+ * another process held the second core.) */
 /* Steps [s0, s1) of the epoch (0-based within it).  Returns -1, or the first
  * step whose data loss was not finite (history gets that loss; the step's
  * update is not made; the loop stops).  dWt/db: the run's gradient buffers,
@@ -562,18 +446,24 @@ static inline void FL_FN(train_scratch_at)(const fl_train *t, FL_FN(train_scratc
 static ptrdiff_t FL_FN(train_epoch)(const fl_train *t, ptrdiff_t s0, ptrdiff_t s1, FL_T *dWt_all,
                                     FL_T *db_all, void *work)
 {
-    const ptrdiff_t n = t->n, d = t->d, c = t->c, B = t->batch;
+    const ptrdiff_t n = t->n, d = t->d, c = t->c, B = t->batch, G = t->group;
     FL_T *Wt = (FL_T *)t->Wt, *b = (FL_T *)t->b, *Vt = (FL_T *)t->Vt, *Vb = (FL_T *)t->Vb;
-    const int nt = t->threads > 1 ? t->threads : 1;
+    const int nt = t->threads > 1 ? t->threads : 1;            /* shares of a step */
+    const int nthreads = FL_TRAIN_ATOMICS ? nt : 1;            /* threads that run them */
     const ptrdiff_t wsize = c * d;
+    const long long ntasks = 2LL * (s1 - s0) * nt;
     ptrdiff_t bad = -1;
-    double loss_part[256], sq_part[256];   /* per thread (threads <= 256, checked) */
+    double loss_part[256], sq_part[256], scale_part[256];   /* per share (<= 256, checked) */
+    long long next = 0, done = 0;   /* tasks claimed, tasks finished */
+    int stop = 0;                   /* a step's loss was not finite */
     char *base;
     const FL_IT *perm = FL_FN(train_perm)(t, work, &base);
     const ptrdiff_t per_thread = FL_FN(train_thread_bytes)(t);
+    (void)nthreads;     /* (without OpenMP) */
+    scale_part[0] = loss_part[0] = 0.0;  /* (read only after their phase: for -Wall) */
 
 #ifdef _OPENMP
-#pragma omp parallel num_threads(nt) if (nt > 1)
+#pragma omp parallel num_threads(nthreads) if (nthreads > 1)
 #endif
     {
 #ifdef _OPENMP
@@ -583,67 +473,78 @@ static ptrdiff_t FL_FN(train_epoch)(const fl_train *t, ptrdiff_t s0, ptrdiff_t s
 #endif
         FL_FN(train_scratch) w;
         FL_FN(train_scratch_at)(t, &w, base + me * per_thread, dWt_all, db_all, me);
-        FL_T *gw[256], *gb[256];
-        for (int k = 0; k < nt; k++) {
-            gw[k] = dWt_all + k * wsize;
-            gb[k] = db_all + k * c;
-        }
-        for (ptrdiff_t step = s0; step < s1; step++) {
+        for (;;) {
+            const long long T = fl_fetch_add(&next, 1);
+            if (T >= ntasks) break;
+            const long long phase_index = T / nt;           /* 2·(step - s0) + phase */
+            const int k = (int)(T % nt);
+            const ptrdiff_t step = s0 + (ptrdiff_t)(phase_index / 2);
+            const int update = (int)(phase_index % 2);
+            fl_train_wait(&done, phase_index * nt, &stop);  /* the phases before this one */
+            if (fl_load_acq(&stop)) break;
             const ptrdiff_t i0 = step * B;
             const ptrdiff_t m = n - i0 < B ? n - i0 : B;
-            /* the batch's labels and weights, and its mean's factor */
-            const int64_t *yb = t->y + i0;
-            const double *swb = t->sw != NULL ? t->sw + i0 : NULL;
-            double denom = 0.0;
-            if (t->order != NULL) {
-                const intptr_t *idx = t->order + i0;
-                for (ptrdiff_t r = 0; r < m; r++) w.yb[r] = t->y[idx[r]];
-                yb = w.yb;
-                if (swb != NULL) {
-                    for (ptrdiff_t r = 0; r < m; r++) w.swb[r] = t->sw[idx[r]];
-                    swb = w.swb;
+            if (!update) {
+                /* share k's groups: their labels and weights, the batch's mean factor */
+                ptrdiff_t glo, ghi;
+                fl_train_split((m + G - 1) / G, nt, k, &glo, &ghi);
+                const ptrdiff_t r_lo = glo * G, r_hi = ghi * G < m ? ghi * G : m;
+                const int64_t *yb = t->y + i0;
+                const double *swb = t->sw != NULL ? t->sw + i0 : NULL;
+                double denom = 0.0;
+                if (t->order != NULL) {
+                    const intptr_t *idx = t->order + i0;
+                    for (ptrdiff_t r = r_lo; r < r_hi; r++) w.yb[r] = t->y[idx[r]];
+                    yb = w.yb;
+                    if (swb != NULL) {
+                        for (ptrdiff_t r = 0; r < m; r++) denom += t->sw[idx[r]];
+                        for (ptrdiff_t r = r_lo; r < r_hi; r++) w.swb[r] = t->sw[idx[r]];
+                        swb = w.swb;
+                    }
+                } else if (swb != NULL) {
+                    for (ptrdiff_t r = 0; r < m; r++) denom += swb[r];
                 }
+                if (swb == NULL) denom = (double)m;
+                const double scale = denom > 0.0 ? 1.0 / denom : 0.0;
+                w.dWt = dWt_all + k * wsize;
+                w.db = b != NULL ? db_all + k * c : NULL;
+                loss_part[k] = FL_FN(train_batch)(t, &w, i0, m, yb, swb, scale, perm, k, nt);
+                scale_part[k] = scale;
+                fl_fetch_add(&done, 1);
+                continue;
             }
-            if (swb != NULL) {
-                for (ptrdiff_t r = 0; r < m; r++) denom += swb[r];
-            } else {
-                denom = (double)m;
-            }
-            const double scale = denom > 0.0 ? 1.0 / denom : 0.0;
-            loss_part[me] = FL_FN(train_batch)(t, &w, i0, m, yb, swb, scale, perm, me, nt);
-#ifdef _OPENMP
-#pragma omp barrier
-#endif
-            /* the step's data loss, in thread order (the same in every thread) */
+            /* the step's data loss, in share order (the same in every task) */
             double data_loss = 0.0;
-            for (int k = 0; k < nt; k++) data_loss += loss_part[k];
-            data_loss *= scale;
+            for (int q = 0; q < nt; q++) data_loss += loss_part[q];
+            data_loss *= scale_part[0];
             if (!isfinite(data_loss)) {
-                if (me == 0) {
+                if (fl_claim(&stop)) {      /* the first task to see it says which step */
                     bad = step;
                     t->history[step] = data_loss;
                 }
-                break;      /* every thread sees the same value: all leave together */
+                fl_fetch_add(&done, 1);
+                break;
             }
-            /* the update over this thread's share of W (and of b, by thread 0) */
+            /* share k of W (and b, with share 0): the partial gradients added in share order */
             const FL_T lr = (FL_T)t->lr[step];
             const int first = t->steps_before + step == 0;
             ptrdiff_t lo, hi;
-            fl_train_split(wsize, nt, me, &lo, &hi);
+            fl_train_split(wsize, nt, k, &lo, &hi);
             FL_T *gs[256];
-            for (int k = 0; k < nt; k++) gs[k] = gw[k] + lo;
-            sq_part[me] = t->reg != 0.0 ? FL_FN(train_sum_sq)(Wt + lo, hi - lo) : 0.0;
+            for (int q = 0; q < nt; q++) gs[q] = dWt_all + q * wsize + lo;
+            sq_part[k] = t->reg != 0.0 ? FL_FN(train_sum_sq)(Wt + lo, hi - lo) : 0.0;
             FL_FN(train_update)(Wt + lo, gs, nt, Vt != NULL ? Vt + lo : NULL, hi - lo, lr,
                                 (FL_T)(2.0 * t->reg), (FL_T)t->momentum, t->nesterov, first);
-            if (me == 0 && b != NULL)
+            if (k == 0 && b != NULL) {
+                FL_T *gb[256];
+                for (int q = 0; q < nt; q++) gb[q] = db_all + q * c;
                 FL_FN(train_update)(b, gb, nt, Vb, c, lr, 0, (FL_T)t->momentum, t->nesterov,
                                     first);
-#ifdef _OPENMP
-#pragma omp barrier
-#endif
-            if (me == 0) {
+            }
+            if (fl_fetch_add(&done, 1) + 1 == (phase_index + 1) * nt) {
+                /* the step's last task: its loss, with the L2 term before the update */
                 double sq = 0.0;
-                for (int k = 0; k < nt; k++) sq += sq_part[k];
+                for (int q = 0; q < nt; q++) sq += sq_part[q];
                 t->history[step] = data_loss + t->reg * sq;
             }
         }
