@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from . import _dispatch
+from . import _dispatch, _sparse
 from . import _validation as v
 from ._training import MiniBatchSGD, TrainingDiverged
 from .optim import LRSchedule
@@ -41,6 +41,8 @@ class NotFittedError(ValueError, AttributeError):
 
 def _check_X(X, name="X", finite=True):
     """X as an array, checked: real, 2-D, not empty; without NaN or infinity if ``finite``."""
+    if _sparse.is_sparse(X):  # SciPy sparse: checked and kept as CSR (see _sparse.py)
+        return _sparse.check_X(X, name, finite)
     arr = np.asarray(X)
     if arr.dtype.kind not in "fiub":
         raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
@@ -60,6 +62,8 @@ def _not_finite(name):
 
 
 def _all_finite(arr):
+    if _sparse.is_sparse(arr):
+        return _sparse.all_finite(arr)
     if arr.dtype in (np.float32, np.float64) and arr.flags.c_contiguous and arr.dtype.isnative:
         return _dispatch.kernels.all_finite(arr.reshape(-1))  # one read, no temporary
     return bool(np.isfinite(arr).all())
@@ -74,6 +78,12 @@ def _check_y(y, n):
     if arr.dtype.kind == "f" and not np.isfinite(arr).all():
         raise ValueError("y contains NaN or infinity")
     return arr
+
+
+def _sparse_trainer():
+    from ._sparse_training import SparseMiniBatchSGD
+
+    return SparseMiniBatchSGD
 
 
 class LinearClassifier:
@@ -353,8 +363,9 @@ class LinearClassifier:
         else:
             yc = np.searchsorted(classes, y).astype(np.int64)
         # read in place by the engine: no copy when X already is C-contiguous of dtype
-        Xc = np.ascontiguousarray(X, dtype)
-        trainer = MiniBatchSGD(
+        sparse = _sparse.is_sparse(X)  # CSR: the sparse engine (_sparse_training.py)
+        Xc = X if sparse else np.ascontiguousarray(X, dtype)
+        trainer = (_sparse_trainer() if sparse else MiniBatchSGD)(
             Xc, yc, self._W, loss=self.loss, reg=params["reg"],
             batch_size=params["batch_size"], momentum=params["momentum"],
             nesterov=params["nesterov"], intercept=self.fit_intercept, shuffle=self.shuffle,
