@@ -16,9 +16,9 @@ cdef extern from "simd/sparse.h":
     int fl_csr_check(const fl_csr* x, Py_ssize_t n, Py_ssize_t nnz, Py_ssize_t d,
                      Py_ssize_t* where) noexcept nogil
     Py_ssize_t fl_sparse_epoch_f32(const fl_train* t, const fl_csr* x, Py_ssize_t s0,
-                                   Py_ssize_t s1, float* G, float* db) noexcept nogil
+                                   Py_ssize_t s1, float* db) noexcept nogil
     Py_ssize_t fl_sparse_epoch_f64(const fl_train* t, const fl_csr* x, Py_ssize_t s0,
-                                   Py_ssize_t s1, double* G, double* db) noexcept nogil
+                                   Py_ssize_t s1, double* db) noexcept nogil
     double fl_sparse_gradient_f32(const fl_train* t, const fl_csr* x, float* G,
                                   int* oom) noexcept nogil
     double fl_sparse_gradient_f64(const fl_train* t, const fl_csr* x, double* G,
@@ -104,7 +104,6 @@ def sparse_train_epoch(const floating[::1] data, const csr_index[::1] indices,
     cdef fl_train t
     cdef fl_csr x
     cdef int nt
-    cdef floating* G = NULL
     cdef floating* db = NULL
     if loss not in ("softmax", "hinge"):
         raise ValueError(f"loss must be 'softmax' or 'hinge', got {loss!r}")
@@ -165,20 +164,16 @@ def sparse_train_epoch(const floating[::1] data, const csr_index[::1] indices,
     t.threads = nt
     if start == stop:
         return -1
-    G = <floating*>calloc(nt * d * c, sizeof(floating))
     db = <floating*>calloc(nt * c, sizeof(floating))
-    if G == NULL or db == NULL:
-        free(G)
-        free(db)
+    if db == NULL:
         raise MemoryError()
     try:
         with nogil:
             if floating is float:
-                bad = fl_sparse_epoch_f32(&t, &x, start, stop, G, db)
+                bad = fl_sparse_epoch_f32(&t, &x, start, stop, db)
             else:
-                bad = fl_sparse_epoch_f64(&t, &x, start, stop, G, db)
+                bad = fl_sparse_epoch_f64(&t, &x, start, stop, db)
     finally:
-        free(G)
         free(db)
     if bad == -2:
         raise MemoryError()

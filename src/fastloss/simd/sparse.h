@@ -29,13 +29,20 @@
  * through the velocity.  The intercept, touched by every step, follows the
  * dense rule.  reference.sparse_train_epoch is the twin of exactly this.
  *
- * Threads: the batch's groups of rows are split over the threads as in
- * train.h; each accumulates its dW into its own (d, c) buffer, kept zero
- * between steps, and lists the columns it touched (a per-thread stamp array
- * says whether a column is listed already).  After a barrier, a column is
- * updated by the first thread (in thread order) that touched it, which adds
- * the threads' partial rows in thread order and zeroes them: a given thread
- * count gives the same model bit for bit.  Two barriers a step.
+ * The gradient of W is never stored: the update is linear in it, so each
+ * entry of the batch adds its term x_v·dS[i, :] (times -lr/α) to its row of
+ * W directly, after the whole batch was scored (with momentum, a column's
+ * first entry of the step applies the velocity's share first: see
+ * csr_apply).  A non-zero costs one random row of W read to score and one
+ * read-modify-write to update -- no (d, c) gradient buffer to fetch, add
+ * into and clear.
+ *
+ * Threads: a step's rows are scored in groups split over the threads (as
+ * in train.h), their dS kept for the batch; after a barrier each thread
+ * updates the rows of W of its range of columns, applying the batch's
+ * entries of those columns in the batch's order -- so W does not depend on
+ * the thread count (the intercept and the loss are sums in thread order).
+ * Two barriers a step.
  *
  * The CSR arrays are checked by kernels/sparse.pxi before any call here
  * (indptr from 0, non-decreasing, ending at nnz; every column in [0, d)).
@@ -55,6 +62,10 @@ typedef struct {
     int idx64;
 } fl_csr;
 
+#define FL_CSR_INDEX(x, p) \
+    ((x)->idx64 ? (ptrdiff_t)((const int64_t *)(x)->indices)[p] \
+                : (ptrdiff_t)((const int32_t *)(x)->indices)[p])
+
 static inline ptrdiff_t fl_csr_ptr(const fl_csr *x, ptrdiff_t i)
 {
     return x->idx64 ? (ptrdiff_t)((const int64_t *)x->indptr)[i]
@@ -71,23 +82,45 @@ static inline int fl_csr_check(const fl_csr *x, ptrdiff_t n, ptrdiff_t nnz, ptrd
     ptrdiff_t i, p;
     *where = 0;
     if (fl_csr_ptr(x, 0) != 0) return 1;
-    for (i = 0; i < n; i++)
-        if (fl_csr_ptr(x, i + 1) < fl_csr_ptr(x, i)) {
-            *where = i + 1;
-            return 2;
+    {
+        unsigned int down = 0;
+        if (x->idx64) {
+            const int64_t *q = (const int64_t *)x->indptr;
+            for (i = 0; i < n; i++) down += q[i + 1] < q[i];
+        } else {
+            const int32_t *q = (const int32_t *)x->indptr;
+            for (i = 0; i < n; i++) down += q[i + 1] < q[i];
         }
+        if (down)
+            for (i = 0; i < n; i++)
+                if (fl_csr_ptr(x, i + 1) < fl_csr_ptr(x, i)) {
+                    *where = i + 1;
+                    return 2;
+                }
+    }
     if (fl_csr_ptr(x, n) != nnz) {
         *where = n;
         return 3;
     }
-    if (x->idx64) {
-        const int64_t *ix = (const int64_t *)x->indices;
-        for (p = 0; p < nnz; p++)
-            if (ix[p] < 0 || ix[p] >= d) { *where = p; return 4; }
-    } else {
-        const int32_t *ix = (const int32_t *)x->indices;
-        for (p = 0; p < nnz; p++)
-            if (ix[p] < 0 || (ptrdiff_t)ix[p] >= d) { *where = p; return 4; }
+    /* the indices block by block: an unsigned comparison (a negative index is
+     * a large one) summed, which gcc vectorises; the first bad one is then
+     * looked for in the block that has one */
+    for (ptrdiff_t p0 = 0; p0 < nnz; p0 += 4096) {
+        const ptrdiff_t p1 = nnz - p0 < 4096 ? nnz : p0 + 4096;
+        unsigned int bad = 0;
+        if (x->idx64) {
+            const uint64_t *ix = (const uint64_t *)x->indices;
+            for (p = p0; p < p1; p++) bad += ix[p] >= (uint64_t)d;
+        } else {
+            const int32_t *ix = (const int32_t *)x->indices;
+            const uint64_t dd = (uint64_t)d;
+            for (p = p0; p < p1; p++) bad += (uint64_t)(int64_t)ix[p] >= dd;
+        }
+        if (bad)
+            for (p = p0; p < p1; p++) {
+                const ptrdiff_t col = FL_CSR_INDEX(x, p);
+                if (col < 0 || col >= d) { *where = p; return 4; }
+            }
     }
     return 0;
 }
@@ -99,74 +132,92 @@ static inline int fl_csr_check(const fl_csr *x, ptrdiff_t n, ptrdiff_t nnz, ptrd
 
 #else /* FL_BITS */
 
-/* S[j] = Σ_p data[p]·W[indices[p]·c + j] over the non-zeros [p0, p1), times
- * alpha, plus b[j]; idx64 a constant where this is inlined. */
+/* The column of entry p. */
+#define FL_CSR_COL(x, p, idx64) \
+    ((idx64) ? (ptrdiff_t)((const int64_t *)(x)->indices)[p] \
+             : (ptrdiff_t)((const int32_t *)(x)->indices)[p])
+
+/* S[j] = alpha·Σ_p data[p]·W[indices[p]·c + j] + b[j] over the non-zeros
+ * [p0, p1): a sum of contiguous rows of W, which arrive from memory in no
+ * order a hardware prefetcher foresees -- the row FL_SPARSE_PF entries ahead
+ * is prefetched.  c and idx64 are constants where this is inlined. */
+#define FL_SPARSE_PF 24
 FL_INLINE void FL_FN(csr_score_impl)(const fl_csr *x, ptrdiff_t p0, ptrdiff_t p1,
-                                     const FL_T *W, const FL_T *b, FL_T alpha, FL_T *S,
-                                     ptrdiff_t c, const int idx64)
+                                     ptrdiff_t pn0, ptrdiff_t pn1, const FL_T *W, const FL_T *b,
+                                     FL_T alpha, FL_T *S, const ptrdiff_t c, const int idx64)
 {
     const FL_T *data = (const FL_T *)x->data;
     ptrdiff_t j, p;
     for (j = 0; j < c; j++) S[j] = 0;
     for (p = p0; p < p1; p++) {
-        const ptrdiff_t col = idx64 ? (ptrdiff_t)((const int64_t *)x->indices)[p]
-                                    : (ptrdiff_t)((const int32_t *)x->indices)[p];
+        /* the row FL_SPARSE_PF entries ahead, in this row or the next one [pn0, pn1) */
+        const int in_row = p + FL_SPARSE_PF < p1;
+        const ptrdiff_t ahead = in_row ? p + FL_SPARSE_PF : pn0 + (p + FL_SPARSE_PF - p1);
+        if (in_row || ahead < pn1) {
+            const FL_T *q = W + FL_CSR_COL(x, ahead, idx64) * c;
+            __builtin_prefetch(q, 0, 3);
+            __builtin_prefetch(q + c - 1, 0, 3);
+        }
         const FL_T xv = data[p];
-        const FL_T *w = W + col * c;
+        const FL_T *w = W + FL_CSR_COL(x, p, idx64) * c;
         for (j = 0; j < c; j++) S[j] += xv * w[j];
     }
     for (j = 0; j < c; j++) S[j] = alpha * S[j] + (b != NULL ? b[j] : 0);
 }
 
-static inline void FL_FN(csr_score)(const fl_csr *x, ptrdiff_t p0, ptrdiff_t p1, const FL_T *W,
-                                    const FL_T *b, FL_T alpha, FL_T *S, ptrdiff_t c)
+static inline void FL_FN(csr_score)(const fl_csr *x, ptrdiff_t p0, ptrdiff_t p1, ptrdiff_t pn0,
+                                    ptrdiff_t pn1, const FL_T *W, const FL_T *b, FL_T alpha,
+                                    FL_T *S, ptrdiff_t c)
 {
-    if (x->idx64) FL_FN(csr_score_impl)(x, p0, p1, W, b, alpha, S, c, 1);
-    else FL_FN(csr_score_impl)(x, p0, p1, W, b, alpha, S, c, 0);
-}
-
-/* G[indices[p]·c + j] += data[p]·dS[j] over [p0, p1); the columns not yet
- * stamped `stamp` are stamped and listed in touched (NULL: no list). */
-FL_INLINE void FL_FN(csr_grad_impl)(const fl_csr *x, ptrdiff_t p0, ptrdiff_t p1,
-                                    const FL_T *dS, FL_T *G, ptrdiff_t c, int64_t *marks,
-                                    int64_t stamp, ptrdiff_t *touched, ptrdiff_t *ntouched,
-                                    const int idx64)
-{
-    const FL_T *data = (const FL_T *)x->data;
-    ptrdiff_t j, p;
-    for (p = p0; p < p1; p++) {
-        const ptrdiff_t col = idx64 ? (ptrdiff_t)((const int64_t *)x->indices)[p]
-                                    : (ptrdiff_t)((const int32_t *)x->indices)[p];
-        const FL_T xv = data[p];
-        FL_T *g = G + col * c;
-        for (j = 0; j < c; j++) g[j] += xv * dS[j];
-        if (touched != NULL && marks[col] != stamp) {
-            marks[col] = stamp;
-            touched[(*ntouched)++] = col;
-        }
+    if (x->idx64) {
+        if (c == 2) FL_FN(csr_score_impl)(x, p0, p1, pn0, pn1, W, b, alpha, S, 2, 1);
+        else FL_FN(csr_score_impl)(x, p0, p1, pn0, pn1, W, b, alpha, S, c, 1);
+    } else {
+        if (c == 2) FL_FN(csr_score_impl)(x, p0, p1, pn0, pn1, W, b, alpha, S, 2, 0);
+        else FL_FN(csr_score_impl)(x, p0, p1, pn0, pn1, W, b, alpha, S, c, 0);
     }
 }
 
-static inline void FL_FN(csr_grad)(const fl_csr *x, ptrdiff_t p0, ptrdiff_t p1, const FL_T *dS,
-                                   FL_T *G, ptrdiff_t c, int64_t *marks, int64_t stamp,
-                                   ptrdiff_t *touched, ptrdiff_t *ntouched)
+/* The cache lines of the non-zeros (values and columns) of rows
+ * order[k0 .. k1) (or k0 .. k1), into L2: the rows of a shuffled epoch are
+ * scattered over X. */
+static inline void FL_FN(csr_prefetch_rows)(const fl_csr *x, const intptr_t *order,
+                                            ptrdiff_t k0, ptrdiff_t k1)
 {
-    if (x->idx64)
-        FL_FN(csr_grad_impl)(x, p0, p1, dS, G, c, marks, stamp, touched, ntouched, 1);
-    else
-        FL_FN(csr_grad_impl)(x, p0, p1, dS, G, c, marks, stamp, touched, ntouched, 0);
+    const int isz = x->idx64 ? 8 : 4;
+    for (ptrdiff_t k = k0; k < k1; k++) {
+        const ptrdiff_t i = order != NULL ? (ptrdiff_t)order[k] : k;
+        const ptrdiff_t p0 = fl_csr_ptr(x, i), p1 = fl_csr_ptr(x, i + 1);
+        const char *dp = (const char *)x->data, *ip = (const char *)x->indices;
+        for (ptrdiff_t q = p0 * (ptrdiff_t)sizeof(FL_T); q < p1 * (ptrdiff_t)sizeof(FL_T); q += 64)
+            __builtin_prefetch(dp + q, 0, 2);
+        for (ptrdiff_t q = p0 * isz; q < p1 * isz; q += 64) __builtin_prefetch(ip + q, 0, 2);
+    }
 }
 
-/* The rows [r0, r0+m) of the batch (row i = order[k], or k without order)
- * of this thread's share: scored in groups of FL_TRAIN_G, their loss's
- * gradient (times scale) added into G (d, c) and db (c), the touched columns
- * listed.  Returns the loss sum. */
+/* G[indices[p]·c + j] += data[p]·dS[j] over [p0, p1) (the linear losses'
+ * gradient, all rows at once). */
+static inline void FL_FN(csr_grad)(const fl_csr *x, ptrdiff_t p0, ptrdiff_t p1, const FL_T *dS,
+                                   FL_T *G, ptrdiff_t c)
+{
+    const FL_T *data = (const FL_T *)x->data;
+    for (ptrdiff_t p = p0; p < p1; p++) {
+        const FL_T xv = data[p];
+        FL_T *g = G + FL_CSR_COL(x, p, x->idx64) * c;
+        for (ptrdiff_t j = 0; j < c; j++) g[j] += xv * dS[j];
+    }
+}
+
+/* This thread's share of the groups of rows [i0, i0+m) of the batch (row
+ * order[k], or k without order): scored in groups of FL_TRAIN_G, their
+ * loss's gradient (times scale) into dSb (the batch's, (m, c)) and db --
+ * or, with dSb NULL, into the group's dS and then G (d, c).  Returns the
+ * loss sum. */
 static inline double FL_FN(csr_batch)(const fl_train *t, const fl_csr *x, const intptr_t *order,
                                       ptrdiff_t i0, ptrdiff_t m, const int64_t *yb,
                                       const double *swb, double scale, const void *perm,
-                                      const FL_T *W, const FL_T *b, FL_T alpha, FL_T *S, FL_T *dS,
-                                      FL_T *G, FL_T *db, int64_t *marks, int64_t stamp,
-                                      ptrdiff_t *touched, ptrdiff_t *ntouched, int me, int nt)
+                                      const FL_T *W, const FL_T *b, FL_T alpha, FL_T *S,
+                                      FL_T *dS, FL_T *dSb, FL_T *G, FL_T *db, int me, int nt)
 {
     const ptrdiff_t c = t->c;
     const ptrdiff_t ngroups = (m + FL_TRAIN_G - 1) / FL_TRAIN_G;
@@ -176,82 +227,195 @@ static inline double FL_FN(csr_batch)(const fl_train *t, const fl_csr *x, const 
     for (ptrdiff_t gi = glo; gi < ghi; gi++) {
         const ptrdiff_t r0 = gi * FL_TRAIN_G;
         const ptrdiff_t g = m - r0 < FL_TRAIN_G ? m - r0 : FL_TRAIN_G;
+        FL_T *dg = dSb != NULL ? dSb + r0 * c : dS;
+        /* the next group's rows (of this batch or the next one) on their way while
+         * this one is scored */
+        const ptrdiff_t e1 = i0 + r0 + g + FL_TRAIN_G < t->n ? i0 + r0 + g + FL_TRAIN_G : t->n;
+        if (i0 + r0 + g < e1) FL_FN(csr_prefetch_rows)(x, order, i0 + r0 + g, e1);
         for (k = 0; k < g; k++) {
             const ptrdiff_t i = order != NULL ? (ptrdiff_t)order[i0 + r0 + k] : i0 + r0 + k;
-            FL_FN(csr_score)(x, fl_csr_ptr(x, i), fl_csr_ptr(x, i + 1), W, b, alpha, S + k * c, c);
+            ptrdiff_t pn0 = 0, pn1 = 0;
+            if (k + 1 < g) {
+                const ptrdiff_t in = order != NULL ? (ptrdiff_t)order[i0 + r0 + k + 1]
+                                                   : i0 + r0 + k + 1;
+                pn0 = fl_csr_ptr(x, in);
+                pn1 = fl_csr_ptr(x, in + 1);
+            }
+            FL_FN(csr_score)(x, fl_csr_ptr(x, i), fl_csr_ptr(x, i + 1), pn0, pn1, W, b, alpha,
+                             S + k * c, c);
         }
-        total += FL_FN(train_loss)(t, S, dS, yb + r0, swb != NULL ? swb + r0 : NULL, g, scale,
+        total += FL_FN(train_loss)(t, S, dg, yb + r0, swb != NULL ? swb + r0 : NULL, g, scale,
                                    perm);
-        for (k = 0; k < g; k++) {
-            const ptrdiff_t i = order != NULL ? (ptrdiff_t)order[i0 + r0 + k] : i0 + r0 + k;
-            FL_FN(csr_grad)(x, fl_csr_ptr(x, i), fl_csr_ptr(x, i + 1), dS + k * c, G, c, marks,
-                            stamp, touched, ntouched);
-            if (db != NULL)
-                for (ptrdiff_t j = 0; j < c; j++) db[j] += dS[k * c + j];
-        }
+        if (db != NULL)
+            for (k = 0; k < g; k++)
+                for (ptrdiff_t j = 0; j < c; j++) db[j] += dg[k * c + j];
+        if (dSb == NULL)
+            for (k = 0; k < g; k++) {
+                const ptrdiff_t i = order != NULL ? (ptrdiff_t)order[i0 + r0 + k] : i0 + r0 + k;
+                FL_FN(csr_grad)(x, fl_csr_ptr(x, i), fl_csr_ptr(x, i + 1), dS + k * c, G, c);
+            }
     }
     return total;
 }
 
-/* Scratch of one call: the row-block permutation, then per thread its S and
- * dS (FL_TRAIN_G, c), the batch's labels and weights, its stamps (d) and
- * list of touched columns (d).  NULL if out of memory. */
+/* w[j] -= a·u[j] over j < c (optionally v[j] = mu·v[j] first, for the
+ * velocity's share), with qacc[j] += w_new² - w_old² if qacc is not NULL:
+ * ΣW² kept up to date class by class (a vector loop, no reduction). */
+#define FL_CSR_AXPY(c, w, a, u, qacc)                                                      \
+    do {                                                                                   \
+        if ((qacc) != NULL) {                                                              \
+            for (ptrdiff_t j_ = 0; j_ < (c); j_++) {                                       \
+                const FL_T wo_ = (w)[j_], wn_ = wo_ - (a) * (u)[j_];                       \
+                (w)[j_] = wn_;                                                             \
+                (qacc)[j_] += (double)wn_ * (double)wn_ - (double)wo_ * (double)wo_;       \
+            }                                                                              \
+        } else {                                                                           \
+            for (ptrdiff_t j_ = 0; j_ < (c); j_++) (w)[j_] -= (a) * (u)[j_];               \
+        }                                                                                  \
+    } while (0)
+
+/* The update of the rows of W in columns [lo, hi) (this thread's) by the
+ * batch's rows [i0, i0+m): every entry (in the batch's order) in range adds
+ * its term of the gradient, g_e = data[p]·dSb[r], straight to W's row (held
+ * as V = W/alpha, so the step is s = lr/alpha).  The update is linear in g:
+ * summed over a column's entries it is the update by its gradient g = Σ g_e,
+ * which is never stored.  With momentum, at a column's first entry of the
+ * step (marks[col] != stamp) its velocity's share: without Nesterov
+ * W -= lr·(μv + g) (v = μv, W -= s·v, then per entry v += g_e, W -= s·g_e);
+ * with Nesterov W -= lr·(g + μ(μv + g)) (W -= s·μ²v, v = μv, then per entry
+ * v += g_e, W -= s·(1 + μ)·g_e).  qacc (or NULL) gets the changes of the
+ * squares.  c, idx64 constants where this is inlined. */
+FL_INLINE void FL_FN(csr_apply_impl)(const fl_csr *x, const intptr_t *order, ptrdiff_t i0,
+                                     ptrdiff_t m, const FL_T *dSb, FL_T *W, FL_T *Vv,
+                                     ptrdiff_t lo, ptrdiff_t hi, FL_T s, FL_T mu, int nesterov,
+                                     int64_t *marks, int64_t stamp, double *qacc,
+                                     const ptrdiff_t c, const int idx64)
+{
+    const FL_T *data = (const FL_T *)x->data;
+    const FL_T sg = nesterov ? s * (1 + mu) : s;
+    const FL_T s2 = s * mu * mu;
+    const int all = lo == 0 && hi == PTRDIFF_MAX;
+    ptrdiff_t j;
+    for (ptrdiff_t r = 0; r < m; r++) {
+        const ptrdiff_t i = order != NULL ? (ptrdiff_t)order[i0 + r] : i0 + r;
+        const ptrdiff_t p0 = fl_csr_ptr(x, i), p1 = fl_csr_ptr(x, i + 1);
+        const FL_T *ds = dSb + r * c;
+        for (ptrdiff_t p = p0; p < p1; p++) {
+            if (p + FL_SPARSE_PF < p1) {
+                FL_T *pw = W + FL_CSR_COL(x, p + FL_SPARSE_PF, idx64) * c;
+                __builtin_prefetch(pw, 1, 3);
+                __builtin_prefetch(pw + c - 1, 1, 3);
+            }
+            const ptrdiff_t col = FL_CSR_COL(x, p, idx64);
+            if (!all && (col < lo || col >= hi)) continue;
+            FL_T *w = W + col * c;
+            const FL_T xv = data[p];
+            if (Vv != NULL) {
+                FL_T *v = Vv + col * c;
+                if (marks[col] != stamp) {
+                    marks[col] = stamp;
+                    if (nesterov) {
+                        FL_CSR_AXPY(c, w, s2, v, qacc);
+                        for (j = 0; j < c; j++) v[j] *= mu;
+                    } else {
+                        for (j = 0; j < c; j++) v[j] *= mu;
+                        FL_CSR_AXPY(c, w, s, v, qacc);
+                    }
+                }
+                for (j = 0; j < c; j++) v[j] += xv * ds[j];
+            }
+            const FL_T xs = sg * xv;
+            FL_CSR_AXPY(c, w, xs, ds, qacc);
+        }
+    }
+}
+
+static inline void FL_FN(csr_apply)(const fl_csr *x, const intptr_t *order, ptrdiff_t i0,
+                                    ptrdiff_t m, const FL_T *dSb, FL_T *W, FL_T *Vv,
+                                    ptrdiff_t lo, ptrdiff_t hi, FL_T s, FL_T mu, int nesterov,
+                                    int64_t *marks, int64_t stamp, double *qacc, ptrdiff_t c)
+{
+#define FL_CSR_APPLY(cc, i64) FL_FN(csr_apply_impl)(x, order, i0, m, dSb, W, Vv, lo, hi, s, mu, \
+        nesterov, marks, stamp, qacc, cc, i64)
+    if (x->idx64) {
+        if (c == 2) FL_CSR_APPLY(2, 1);
+        else FL_CSR_APPLY(c, 1);
+    } else {
+        if (c == 2) FL_CSR_APPLY(2, 0);
+        else FL_CSR_APPLY(c, 0);
+    }
+#undef FL_CSR_APPLY
+}
+
+/* Scratch of one call: the row-block permutation, the batch's dS (batch, c)
+ * and the columns' stamps (d); per thread its S and dS (FL_TRAIN_G, c), the
+ * batch's labels and weights, its per-class sums of squares (c).  NULL if
+ * out of memory. */
 typedef struct {
     FL_T *S, *dS;
     int64_t *yb;
-    double *swb;
-    int64_t *marks;
-    ptrdiff_t *touched;
-    ptrdiff_t ntouched;
+    double *swb, *qacc;
 } FL_FN(csr_scratch);
 
 static inline void *FL_FN(csr_alloc)(const fl_train *t, int nt, FL_FN(csr_scratch) *w,
-                                     const FL_IT **perm)
+                                     const FL_IT **perm, FL_T **dSb, int64_t **marks,
+                                     int epoch)
 {
-    const ptrdiff_t c = t->c, d = t->d, B = t->batch;
+    const ptrdiff_t c = t->c, d = t->d, B = epoch ? t->batch : 0;
     const ptrdiff_t head = (FL_ROWS * c * (ptrdiff_t)sizeof(FL_IT) + 127) / 64 * 64;
+    const ptrdiff_t shared = (B * c * (ptrdiff_t)sizeof(FL_T)
+                              + (epoch ? d : 0) * (ptrdiff_t)sizeof(int64_t) + 127) / 64 * 64;
     const ptrdiff_t per = ((2 * FL_TRAIN_G * c) * (ptrdiff_t)sizeof(FL_T)
                            + B * (ptrdiff_t)(sizeof(int64_t) + sizeof(double))
-                           + d * (ptrdiff_t)(sizeof(int64_t) + sizeof(ptrdiff_t)) + 127) / 64 * 64;
-    char *work = (char *)malloc(head + nt * per), *base;
+                           + c * (ptrdiff_t)sizeof(double) + 127) / 64 * 64;
+    char *work = (char *)malloc(head + shared + nt * per), *base, *p;
     if (work == NULL) return NULL;
     *perm = FL_FN(train_perm)(t, work, &base);
+    *dSb = (FL_T *)base;
+    *marks = (int64_t *)(base + B * c * sizeof(FL_T));
+    if (epoch)
+        for (ptrdiff_t j = 0; j < d; j++) (*marks)[j] = -1;
+    base += shared;
     for (int k = 0; k < nt; k++) {
-        char *p = base + k * per;
+        p = base + k * per;
         w[k].S = (FL_T *)p;             p += FL_TRAIN_G * c * sizeof(FL_T);
         w[k].dS = (FL_T *)p;            p += FL_TRAIN_G * c * sizeof(FL_T);
         w[k].yb = (int64_t *)p;         p += B * sizeof(int64_t);
         w[k].swb = (double *)p;         p += B * sizeof(double);
-        w[k].marks = (int64_t *)p;      p += d * sizeof(int64_t);
-        w[k].touched = (ptrdiff_t *)p;
-        w[k].ntouched = 0;
-        for (ptrdiff_t j = 0; j < d; j++) w[k].marks[j] = -1;
+        w[k].qacc = (double *)p;
     }
     return work;
 }
 
 /* Steps [s0, s1) of an epoch on CSR data: t->Wt is W (d, c) and t->Vt its
- * velocity (or NULL), updated in place; t->X unused (x holds the data).
- * G: (threads, d, c) zeroed gradient buffers; db: (threads, c).  Returns -1,
- * the first step whose data loss was not finite (history gets it; the loop
- * stops before its update; W is then as after the step before, or -2 if out
- * of memory. */
+ * velocity (or NULL), updated in place; t->X is not read (x holds X).
+ * db: (threads, c) scratch.  Each step: the batch's rows scored and their
+ * dS, split over the threads by groups of rows; a barrier; the decay into
+ * alpha; the update of W's rows, split over the threads by ranges of
+ * columns (each applies, in the batch's order, the entries of its columns:
+ * the model does not depend on the thread count but by the intercept's and
+ * the loss's sums); a barrier.  Returns -1, the first step whose data loss
+ * was not finite (history gets it; the loop stops before its update; W is
+ * as after the step before), or -2 if out of memory. */
 static ptrdiff_t FL_FN(sparse_epoch)(const fl_train *t, const fl_csr *x, ptrdiff_t s0,
-                                     ptrdiff_t s1, FL_T *G_all, FL_T *db_all)
+                                     ptrdiff_t s1, FL_T *db_all)
 {
     const ptrdiff_t n = t->n, d = t->d, c = t->c, B = t->batch;
     FL_T *W = (FL_T *)t->Wt, *b = (FL_T *)t->b, *Vv = (FL_T *)t->Vt, *Vb = (FL_T *)t->Vb;
     const int nt = t->threads > 1 ? t->threads : 1;
     const double wd = 2.0 * t->reg;
     const FL_T mu = (FL_T)t->momentum;
+    const int track_sq = t->reg != 0.0;
     ptrdiff_t bad = -1;
     double loss_part[256], sq_part[256];
     FL_FN(csr_scratch) ws[256];
     const FL_IT *perm;
-    void *work = FL_FN(csr_alloc)(t, nt, ws, &perm);
+    FL_T *dSb;
+    int64_t *marks;
+    void *work = FL_FN(csr_alloc)(t, nt, ws, &perm, &dSb, &marks, 1);
     double sq0 = 0.0;
     if (work == NULL) return -2;
-    if (t->reg != 0.0) sq0 = FL_FN(train_sum_sq)(W, d * c);
+    if (track_sq) sq0 = FL_FN(train_sum_sq)(W, d * c);
 
 #ifdef _OPENMP
 #pragma omp parallel num_threads(nt) if (nt > 1)
@@ -263,8 +427,14 @@ static ptrdiff_t FL_FN(sparse_epoch)(const fl_train *t, const fl_csr *x, ptrdiff
         const int me = 0;
 #endif
         FL_FN(csr_scratch) *w = &ws[me];
-        FL_T *G = G_all + me * d * c;
         FL_T *db = b != NULL ? db_all + me * c : NULL;
+        ptrdiff_t lo, hi;
+        if (nt > 1) {
+            fl_train_split(d, nt, me, &lo, &hi);
+        } else {
+            lo = 0;
+            hi = PTRDIFF_MAX;
+        }
         double alpha = 1.0, sq = sq0;     /* W = alpha·V; sq = ΣV² (the same in every thread) */
         for (ptrdiff_t step = s0; step < s1; step++) {
             const ptrdiff_t i0 = step * B;
@@ -288,10 +458,8 @@ static ptrdiff_t FL_FN(sparse_epoch)(const fl_train *t, const fl_csr *x, ptrdiff
             }
             const double scale = denom > 0.0 ? 1.0 / denom : 0.0;
             if (db != NULL) memset(db, 0, c * sizeof(FL_T));
-            w->ntouched = 0;
             loss_part[me] = FL_FN(csr_batch)(t, x, t->order, i0, m, yb, swb, scale, perm, W, b,
-                                             (FL_T)alpha, w->S, w->dS, G, db, w->marks, step,
-                                             w->touched, &w->ntouched, me, nt);
+                                             (FL_T)alpha, w->S, w->dS, dSb, NULL, db, me, nt);
 #ifdef _OPENMP
 #pragma omp barrier
 #endif
@@ -310,9 +478,9 @@ static ptrdiff_t FL_FN(sparse_epoch)(const fl_train *t, const fl_csr *x, ptrdiff
             /* the decay of every weight: into alpha, or (rarely) into W itself */
             const double f = alpha * (1.0 - lr * wd);
             if (!(fabs(f) >= FL_SPARSE_MIN_SCALE)) {
-                ptrdiff_t lo, hi;
-                fl_train_split(d * c, nt, me, &lo, &hi);
-                for (ptrdiff_t e = lo; e < hi; e++) W[e] = (FL_T)(W[e] * f);
+                ptrdiff_t elo, ehi;
+                fl_train_split(d * c, nt, me, &elo, &ehi);
+                for (ptrdiff_t e = elo; e < ehi; e++) W[e] = (FL_T)(W[e] * f);
                 sq = sq * f * f;
                 alpha = 1.0;
 #ifdef _OPENMP
@@ -321,46 +489,13 @@ static ptrdiff_t FL_FN(sparse_epoch)(const fl_train *t, const fl_csr *x, ptrdiff
             } else {
                 alpha = f;
             }
-            /* the touched rows this thread updates: those no earlier thread touched */
-            const FL_T step_scale = (FL_T)(lr / alpha);
+            /* the data gradient on the rows of this thread's columns */
             double dsq = 0.0;
-            for (ptrdiff_t q = 0; q < w->ntouched; q++) {
-                const ptrdiff_t col = w->touched[q];
-                int k, owner = 1;
-                for (k = 0; k < me; k++)
-                    if (ws[k].marks[col] == step) { owner = 0; break; }
-                if (!owner) continue;
-                FL_T *g = G_all + me * d * c + col * c;
-                for (k = me + 1; k < nt; k++)
-                    if (ws[k].marks[col] == step) {
-                        FL_T *h = G_all + k * d * c + col * c;
-                        for (ptrdiff_t j = 0; j < c; j++) { g[j] += h[j]; h[j] = 0; }
-                    }
-                FL_T *wr = W + col * c;
-                if (t->reg != 0.0)
-                    for (ptrdiff_t j = 0; j < c; j++) dsq -= (double)wr[j] * (double)wr[j];
-                if (Vv == NULL) {
-                    for (ptrdiff_t j = 0; j < c; j++) wr[j] -= step_scale * g[j];
-                } else {
-                    FL_T *vr = Vv + col * c;
-                    if (t->nesterov) {
-                        for (ptrdiff_t j = 0; j < c; j++) {
-                            const FL_T vj = mu * vr[j] + g[j];
-                            vr[j] = vj;
-                            wr[j] -= step_scale * (g[j] + mu * vj);
-                        }
-                    } else {
-                        for (ptrdiff_t j = 0; j < c; j++) {
-                            const FL_T vj = mu * vr[j] + g[j];
-                            vr[j] = vj;
-                            wr[j] -= step_scale * vj;
-                        }
-                    }
-                }
-                if (t->reg != 0.0)
-                    for (ptrdiff_t j = 0; j < c; j++) dsq += (double)wr[j] * (double)wr[j];
-                for (ptrdiff_t j = 0; j < c; j++) g[j] = 0;
-            }
+            if (track_sq) memset(w->qacc, 0, c * sizeof(double));
+            FL_FN(csr_apply)(x, t->order, i0, m, dSb, W, Vv, lo, hi, (FL_T)(lr / alpha), mu,
+                             t->nesterov, marks, step, track_sq ? w->qacc : NULL, c);
+            if (track_sq)
+                for (ptrdiff_t j = 0; j < c; j++) dsq += w->qacc[j];
             sq_part[me] = dsq;
             if (me == 0 && b != NULL) {
                 FL_T *gb[256];
@@ -377,9 +512,9 @@ static ptrdiff_t FL_FN(sparse_epoch)(const fl_train *t, const fl_csr *x, ptrdiff
 #pragma omp barrier
 #endif
         if (alpha != 1.0) {
-            ptrdiff_t lo, hi;
-            fl_train_split(d * c, nt, me, &lo, &hi);
-            for (ptrdiff_t e = lo; e < hi; e++) W[e] = (FL_T)(W[e] * alpha);
+            ptrdiff_t elo, ehi;
+            fl_train_split(d * c, nt, me, &elo, &ehi);
+            for (ptrdiff_t e = elo; e < ehi; e++) W[e] = (FL_T)(W[e] * alpha);
         }
     }
     free(work);
@@ -387,9 +522,8 @@ static ptrdiff_t FL_FN(sparse_epoch)(const fl_train *t, const fl_csr *x, ptrdiff
 }
 
 /* The mean loss over all n rows (in order) and its gradient dW (d, c) into
- * G_all[0 .. d·c), db unused: the threads' partial sums added in thread
- * order.  G_all: (threads, d, c), zeroed.  Returns NAN if out of memory
- * (*oom set). */
+ * G_all[0 .. d·c): per thread a partial dW, added in thread order.  G_all:
+ * (threads, d, c), zeroed.  Returns NAN if out of memory (*oom set). */
 static double FL_FN(sparse_gradient)(const fl_train *t, const fl_csr *x, FL_T *G_all, int *oom)
 {
     const ptrdiff_t n = t->n, d = t->d, c = t->c;
@@ -397,7 +531,9 @@ static double FL_FN(sparse_gradient)(const fl_train *t, const fl_csr *x, FL_T *G
     double loss_part[256];
     FL_FN(csr_scratch) ws[256];
     const FL_IT *perm;
-    void *work = FL_FN(csr_alloc)(t, nt, ws, &perm);
+    FL_T *dSb;
+    int64_t *marks;
+    void *work = FL_FN(csr_alloc)(t, nt, ws, &perm, &dSb, &marks, 0);
     double denom = 0.0;
     *oom = work == NULL;
     if (work == NULL) return NAN;
@@ -418,7 +554,7 @@ static double FL_FN(sparse_gradient)(const fl_train *t, const fl_csr *x, FL_T *G
 #endif
         loss_part[me] = FL_FN(csr_batch)(t, x, NULL, 0, n, t->y, t->sw, scale, perm,
                                          (const FL_T *)t->Wt, NULL, (FL_T)1, ws[me].S, ws[me].dS,
-                                         G_all + me * d * c, NULL, NULL, 0, NULL, NULL, me, nt);
+                                         NULL, G_all + me * d * c, NULL, me, nt);
 #ifdef _OPENMP
 #pragma omp barrier
 #endif
