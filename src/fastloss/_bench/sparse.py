@@ -13,6 +13,8 @@ divided), with test accuracy after them:
 ``fastloss-hinge``, ``fastloss-softmax``
     ``LinearClassifier(loss, batch_size=BATCH, learning_rate=LR, reg=REG)``
     on the csr_array (the sparse engine), at the thread count asked
+``fastloss-hinge-m``, ``fastloss-softmax-m``
+    the same with ``momentum=0.9``, ``learning_rate=LR_M`` (lazy momentum)
 ``sklearn-sgd-hinge``, ``sklearn-sgd-log``
     ``SGDClassifier(loss="hinge" / "log_loss", alpha=ALPHA, max_iter=EPOCHS,
     tol=None)``: per-row SGD, one-vs-rest for C > 2 (C passes over the data)
@@ -43,10 +45,10 @@ from . import peers
 
 N, D, NNZ_ROW = 200_000, 47_236, 76
 EPOCHS = 3
-BATCH, LR, REG = 16, 5.0, 1e-6
+BATCH, LR, LR_M, REG = 16, 5.0, 0.5, 1e-6
 ALPHA = 1e-6
-PEERS = ("fastloss-hinge", "fastloss-softmax", "sklearn-sgd-hinge", "sklearn-sgd-log",
-         "sklearn-saga")
+PEERS = ("fastloss-hinge", "fastloss-softmax", "fastloss-hinge-m", "fastloss-softmax-m",
+         "sklearn-sgd-hinge", "sklearn-sgd-log", "sklearn-saga")
 
 
 def text_like(n=N, d=D, c=2, *, nnz_row=NNZ_ROW, seed=0, dtype=np.float64, test_fraction=0.1):
@@ -76,16 +78,19 @@ def text_like(n=N, d=D, c=2, *, nnz_row=NNZ_ROW, seed=0, dtype=np.float64, test_
     return X[:n], y[:n], X[n:], y[n:]
 
 
-def make(peer, X, y, X_test, y_test, *, epochs=EPOCHS, threads=1):
+def make(peer, X, y, X_test, y_test, *, epochs=EPOCHS, threads=1, batch=BATCH):
     """(fit, accuracy): ``fit()`` trains ``epochs`` epochs from scratch; ``accuracy()`` the last
     fit's test accuracy."""
     model = {}
     if peer.startswith("fastloss"):
         loss = peer.split("-")[1]
+        momentum = 0.9 if peer.endswith("-m") else 0.0
+        lr = LR_M if momentum else LR
 
         def fit():
-            clf = fl.LinearClassifier(loss, batch_size=BATCH, learning_rate=LR, reg=REG,
-                                      epochs=epochs, random_state=0, dtype=X.dtype)
+            clf = fl.LinearClassifier(loss, batch_size=batch, learning_rate=lr, reg=REG,
+                                      momentum=momentum, epochs=epochs, random_state=0,
+                                      dtype=X.dtype)
             with fl.threads(threads):
                 model["m"] = clf.fit(X, y)
     elif peer.startswith("sklearn-sgd"):
@@ -109,14 +114,17 @@ def make(peer, X, y, X_test, y_test, *, epochs=EPOCHS, threads=1):
     return fit, lambda: float(model["m"].score(X_test, y_test))
 
 
-def run(c, *, n=N, repeats=3, threads=1, epochs=EPOCHS, peer_names=PEERS, out=sys.stdout):
+def run(c, *, n=N, repeats=3, threads=1, epochs=EPOCHS, peer_names=PEERS, batch=BATCH,
+        out=sys.stdout):
     """Interleaved fits of every peer on the C = ``c`` problem; returns
     {peer: (median s/epoch, min, max, accuracy)} and prints a table."""
     X, y, Xt, yt = text_like(n, c=c)
     print(f"C = {c}: N = {X.shape[0]}, D = {X.shape[1]}, {X.nnz / X.shape[0]:.1f} non-zeros a "
           f"row ({100 * X.nnz / X.shape[0] / X.shape[1]:.2f} %), float64, {epochs} epochs, "
-          f"{threads} thread(s), {repeats} interleaved runs", file=out, flush=True)
-    fits = {p: make(p, X, y, Xt, yt, epochs=epochs, threads=threads) for p in peer_names}
+          f"{threads} thread(s), {repeats} interleaved runs, fastloss's batch {batch}", file=out,
+          flush=True)
+    fits = {p: make(p, X, y, Xt, yt, epochs=epochs, threads=threads, batch=batch)
+            for p in peer_names}
     times = {p: [] for p in peer_names}
     with peers.threads(threads):
         for _ in range(repeats):
@@ -142,11 +150,12 @@ def main(argv=None):
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--epochs", type=int, default=EPOCHS)
+    ap.add_argument("--batch", type=int, default=BATCH)
     ap.add_argument("--peers", nargs="+", default=list(PEERS), choices=PEERS)
     args = ap.parse_args(argv)
     for c in args.classes:
         run(c, n=args.n, repeats=args.repeats, threads=args.threads, epochs=args.epochs,
-            peer_names=args.peers)
+            peer_names=args.peers, batch=args.batch)
 
 
 if __name__ == "__main__":

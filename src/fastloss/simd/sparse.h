@@ -54,6 +54,13 @@
 #include "train.h"
 
 #define FL_SPARSE_MIN_SCALE 1e-9
+#if defined(_MSC_VER)
+#define FL_SPARSE_RESTRICT __restrict
+#else
+#define FL_SPARSE_RESTRICT __restrict__
+#endif
+/* Classes scored with a row's sums on the stack (more: the sums in S itself). */
+#define FL_SPARSE_CMAX 64
 
 /* One CSR matrix: indices and indptr both int32 or both int64 (idx64). */
 typedef struct {
@@ -143,12 +150,16 @@ static inline int fl_csr_check(const fl_csr *x, ptrdiff_t n, ptrdiff_t nnz, ptrd
  * is prefetched.  c and idx64 are constants where this is inlined. */
 #define FL_SPARSE_PF 24
 FL_INLINE void FL_FN(csr_score_impl)(const fl_csr *x, ptrdiff_t p0, ptrdiff_t p1,
-                                     ptrdiff_t pn0, ptrdiff_t pn1, const FL_T *W, const FL_T *b,
-                                     FL_T alpha, FL_T *S, const ptrdiff_t c, const int idx64)
+                                     ptrdiff_t pn0, ptrdiff_t pn1, const FL_T *FL_SPARSE_RESTRICT W,
+                                     const FL_T *b, FL_T alpha, FL_T *FL_SPARSE_RESTRICT S,
+                                     const ptrdiff_t c, const int idx64)
 {
+    /* two sums, of the even and the odd entries: two chains of additions
+     * (with c a constant, in registers) where one would wait on the last */
+    FL_T a0[FL_SPARSE_CMAX], a1[FL_SPARSE_CMAX];
     const FL_T *data = (const FL_T *)x->data;
     ptrdiff_t j, p;
-    for (j = 0; j < c; j++) S[j] = 0;
+    for (j = 0; j < c; j++) a0[j] = a1[j] = 0;
     for (p = p0; p < p1; p++) {
         /* the row FL_SPARSE_PF entries ahead, in this row or the next one [pn0, pn1) */
         const int in_row = p + FL_SPARSE_PF < p1;
@@ -158,6 +169,32 @@ FL_INLINE void FL_FN(csr_score_impl)(const fl_csr *x, ptrdiff_t p0, ptrdiff_t p1
             __builtin_prefetch(q, 0, 3);
             __builtin_prefetch(q + c - 1, 0, 3);
         }
+        const FL_T xv = data[p];
+        const FL_T *w = W + FL_CSR_COL(x, p, idx64) * c;
+        if ((p - p0) & 1) {
+            for (j = 0; j < c; j++) a1[j] += xv * w[j];
+        } else {
+            for (j = 0; j < c; j++) a0[j] += xv * w[j];
+        }
+    }
+    for (j = 0; j < c; j++) S[j] = alpha * (a0[j] + a1[j]) + (b != NULL ? b[j] : 0);
+}
+
+/* The general case: c classes at most FL_SPARSE_CMAX at a time. */
+FL_INLINE void FL_FN(csr_score_wide)(const fl_csr *x, ptrdiff_t p0, ptrdiff_t p1,
+                                     ptrdiff_t pn0, ptrdiff_t pn1, const FL_T *FL_SPARSE_RESTRICT W,
+                                     const FL_T *b, FL_T alpha, FL_T *FL_SPARSE_RESTRICT S,
+                                     const ptrdiff_t c, const int idx64)
+{
+    if (c <= FL_SPARSE_CMAX) {
+        FL_FN(csr_score_impl)(x, p0, p1, pn0, pn1, W, b, alpha, S, c, idx64);
+        return;
+    }
+    const FL_T *data = (const FL_T *)x->data;
+    ptrdiff_t j, p;
+    for (j = 0; j < c; j++) S[j] = 0;
+    for (p = p0; p < p1; p++) {
+        if (p + FL_SPARSE_PF < p1) __builtin_prefetch(W + FL_CSR_COL(x, p + FL_SPARSE_PF, idx64) * c, 0, 3);
         const FL_T xv = data[p];
         const FL_T *w = W + FL_CSR_COL(x, p, idx64) * c;
         for (j = 0; j < c; j++) S[j] += xv * w[j];
@@ -171,10 +208,10 @@ static inline void FL_FN(csr_score)(const fl_csr *x, ptrdiff_t p0, ptrdiff_t p1,
 {
     if (x->idx64) {
         if (c == 2) FL_FN(csr_score_impl)(x, p0, p1, pn0, pn1, W, b, alpha, S, 2, 1);
-        else FL_FN(csr_score_impl)(x, p0, p1, pn0, pn1, W, b, alpha, S, c, 1);
+        else FL_FN(csr_score_wide)(x, p0, p1, pn0, pn1, W, b, alpha, S, c, 1);
     } else {
         if (c == 2) FL_FN(csr_score_impl)(x, p0, p1, pn0, pn1, W, b, alpha, S, 2, 0);
-        else FL_FN(csr_score_impl)(x, p0, p1, pn0, pn1, W, b, alpha, S, c, 0);
+        else FL_FN(csr_score_wide)(x, p0, p1, pn0, pn1, W, b, alpha, S, c, 0);
     }
 }
 
@@ -302,9 +339,15 @@ FL_INLINE void FL_FN(csr_apply_impl)(const fl_csr *x, const intptr_t *order, ptr
         const FL_T *ds = dSb + r * c;
         for (ptrdiff_t p = p0; p < p1; p++) {
             if (p + FL_SPARSE_PF < p1) {
-                FL_T *pw = W + FL_CSR_COL(x, p + FL_SPARSE_PF, idx64) * c;
+                const ptrdiff_t ca = FL_CSR_COL(x, p + FL_SPARSE_PF, idx64);
+                FL_T *pw = W + ca * c;
                 __builtin_prefetch(pw, 1, 3);
                 __builtin_prefetch(pw + c - 1, 1, 3);
+                if (Vv != NULL) {   /* its velocity and stamp too */
+                    __builtin_prefetch(Vv + ca * c, 1, 3);
+                    __builtin_prefetch(Vv + ca * c + c - 1, 1, 3);
+                    __builtin_prefetch(marks + ca, 1, 3);
+                }
             }
             const ptrdiff_t col = FL_CSR_COL(x, p, idx64);
             if (!all && (col < lo || col >= hi)) continue;
