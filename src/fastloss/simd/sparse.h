@@ -38,11 +38,12 @@
  * into and clear.
  *
  * Threads: a step's rows are scored in groups split over the threads (as
- * in train.h), their dS kept for the batch; after a barrier each thread
- * updates the rows of W of its range of columns, applying the batch's
- * entries of those columns in the batch's order -- so W does not depend on
- * the thread count (the intercept and the loss are sums in thread order).
- * Two barriers a step.
+ * in train.h), their dS kept for the batch, and each thread sorts its rows'
+ * entries by the thread that owns their column (thread k: the columns j
+ * with j·nt/d = k); after a barrier each thread applies the entries of its
+ * columns, the threads' lists in thread order -- the batch's order -- so W
+ * does not depend on the thread count (the intercept and the loss are sums
+ * in thread order).  Two barriers a step.
  *
  * The CSR arrays are checked by kernels/sparse.pxi before any call here
  * (indptr from 0, non-decreasing, ending at nnz; every column in [0, d)).
@@ -311,8 +312,9 @@ static inline double FL_FN(csr_batch)(const fl_train *t, const fl_csr *x, const 
         }                                                                                  \
     } while (0)
 
-/* The update of the rows of W in columns [lo, hi) (this thread's) by the
- * batch's rows [i0, i0+m): every entry (in the batch's order) in range adds
+/* The update of the rows of W by one entry of the batch (csr_entry), and by
+ * all the entries of its rows (csr_apply_impl) or of a list (csr_apply_list_impl,
+ * the entries of one thread's columns): each entry, in the batch's order, adds
  * its term of the gradient, g_e = data[p]·dSb[r], straight to W's row (held
  * as V = W/alpha, so the step is s = lr/alpha).  The update is linear in g:
  * summed over a column's entries it is the update by its gradient g = Σ g_e,
@@ -322,64 +324,99 @@ static inline double FL_FN(csr_batch)(const fl_train *t, const fl_csr *x, const 
  * with Nesterov W -= lr·(g + μ(μv + g)) (W -= s·μ²v, v = μv, then per entry
  * v += g_e, W -= s·(1 + μ)·g_e).  qacc (or NULL) gets the changes of the
  * squares.  c, idx64 constants where this is inlined. */
+FL_INLINE void FL_FN(csr_entry)(FL_T *w, FL_T *v, FL_T xv, const FL_T *ds, FL_T s, FL_T s2,
+                                FL_T sg, FL_T mu, int nesterov, int64_t *mark, int64_t stamp,
+                                double *qacc, const ptrdiff_t c)
+{
+    ptrdiff_t j;
+    if (v != NULL) {
+        if (*mark != stamp) {
+            *mark = stamp;
+            if (nesterov) {
+                FL_CSR_AXPY(c, w, s2, v, qacc);
+                for (j = 0; j < c; j++) v[j] *= mu;
+            } else {
+                for (j = 0; j < c; j++) v[j] *= mu;
+                FL_CSR_AXPY(c, w, s, v, qacc);
+            }
+        }
+        for (j = 0; j < c; j++) v[j] += xv * ds[j];
+    }
+    const FL_T xs = sg * xv;
+    FL_CSR_AXPY(c, w, xs, ds, qacc);
+}
+
+/* The rows of W (and V) of column col into cache, for writing. */
+FL_INLINE void FL_FN(csr_prefetch_col)(FL_T *W, FL_T *Vv, int64_t *marks, ptrdiff_t col,
+                                       ptrdiff_t c)
+{
+    __builtin_prefetch(W + col * c, 1, 3);
+    __builtin_prefetch(W + col * c + c - 1, 1, 3);
+    if (Vv != NULL) {
+        __builtin_prefetch(Vv + col * c, 1, 3);
+        __builtin_prefetch(Vv + col * c + c - 1, 1, 3);
+        __builtin_prefetch(marks + col, 1, 3);
+    }
+}
+
+/* One thread: every entry of the batch's rows [i0, i0+m), in order. */
 FL_INLINE void FL_FN(csr_apply_impl)(const fl_csr *x, const intptr_t *order, ptrdiff_t i0,
-                                     ptrdiff_t m, const FL_T *dSb, FL_T *W, FL_T *Vv,
-                                     ptrdiff_t lo, ptrdiff_t hi, FL_T s, FL_T mu, int nesterov,
-                                     int64_t *marks, int64_t stamp, double *qacc,
-                                     const ptrdiff_t c, const int idx64)
+                                     ptrdiff_t m, const FL_T *dSb, FL_T *W, FL_T *Vv, FL_T s,
+                                     FL_T mu, int nesterov, int64_t *marks, int64_t stamp,
+                                     double *qacc, const ptrdiff_t c, const int idx64)
 {
     const FL_T *data = (const FL_T *)x->data;
-    const FL_T sg = nesterov ? s * (1 + mu) : s;
-    const FL_T s2 = s * mu * mu;
-    const int all = lo == 0 && hi == PTRDIFF_MAX;
-    ptrdiff_t j;
+    const FL_T sg = nesterov ? s * (1 + mu) : s, s2 = s * mu * mu;
     for (ptrdiff_t r = 0; r < m; r++) {
         const ptrdiff_t i = order != NULL ? (ptrdiff_t)order[i0 + r] : i0 + r;
         const ptrdiff_t p0 = fl_csr_ptr(x, i), p1 = fl_csr_ptr(x, i + 1);
-        const FL_T *ds = dSb + r * c;
         for (ptrdiff_t p = p0; p < p1; p++) {
-            if (p + FL_SPARSE_PF < p1) {
-                const ptrdiff_t ca = FL_CSR_COL(x, p + FL_SPARSE_PF, idx64);
-                FL_T *pw = W + ca * c;
-                __builtin_prefetch(pw, 1, 3);
-                __builtin_prefetch(pw + c - 1, 1, 3);
-                if (Vv != NULL) {   /* its velocity and stamp too */
-                    __builtin_prefetch(Vv + ca * c, 1, 3);
-                    __builtin_prefetch(Vv + ca * c + c - 1, 1, 3);
-                    __builtin_prefetch(marks + ca, 1, 3);
-                }
-            }
+            if (p + FL_SPARSE_PF < p1)
+                FL_FN(csr_prefetch_col)(W, Vv, marks, FL_CSR_COL(x, p + FL_SPARSE_PF, idx64), c);
             const ptrdiff_t col = FL_CSR_COL(x, p, idx64);
-            if (!all && (col < lo || col >= hi)) continue;
-            FL_T *w = W + col * c;
-            const FL_T xv = data[p];
-            if (Vv != NULL) {
-                FL_T *v = Vv + col * c;
-                if (marks[col] != stamp) {
-                    marks[col] = stamp;
-                    if (nesterov) {
-                        FL_CSR_AXPY(c, w, s2, v, qacc);
-                        for (j = 0; j < c; j++) v[j] *= mu;
-                    } else {
-                        for (j = 0; j < c; j++) v[j] *= mu;
-                        FL_CSR_AXPY(c, w, s, v, qacc);
-                    }
-                }
-                for (j = 0; j < c; j++) v[j] += xv * ds[j];
-            }
-            const FL_T xs = sg * xv;
-            FL_CSR_AXPY(c, w, xs, ds, qacc);
+            FL_FN(csr_entry)(W + col * c, Vv != NULL ? Vv + col * c : NULL, data[p],
+                             dSb + r * c, s, s2, sg, mu, nesterov, marks + col, stamp, qacc, c);
         }
     }
 }
 
-static inline void FL_FN(csr_apply)(const fl_csr *x, const intptr_t *order, ptrdiff_t i0,
-                                    ptrdiff_t m, const FL_T *dSb, FL_T *W, FL_T *Vv,
-                                    ptrdiff_t lo, ptrdiff_t hi, FL_T s, FL_T mu, int nesterov,
-                                    int64_t *marks, int64_t stamp, double *qacc, ptrdiff_t c)
+/* Several threads: the entries listed in P (their positions) and R (their
+ * rows in the batch), cnt of them, in order. */
+FL_INLINE void FL_FN(csr_apply_list_impl)(const fl_csr *x, const int64_t *P, const int32_t *R,
+                                          ptrdiff_t cnt, const FL_T *dSb, FL_T *W, FL_T *Vv,
+                                          FL_T s, FL_T mu, int nesterov, int64_t *marks,
+                                          int64_t stamp, double *qacc, const ptrdiff_t c,
+                                          const int idx64)
 {
-#define FL_CSR_APPLY(cc, i64) FL_FN(csr_apply_impl)(x, order, i0, m, dSb, W, Vv, lo, hi, s, mu, \
-        nesterov, marks, stamp, qacc, cc, i64)
+    const FL_T *data = (const FL_T *)x->data;
+    const FL_T sg = nesterov ? s * (1 + mu) : s, s2 = s * mu * mu;
+    for (ptrdiff_t k = 0; k < cnt; k++) {
+        if (k + FL_SPARSE_PF < cnt)
+            FL_FN(csr_prefetch_col)(W, Vv, marks, FL_CSR_COL(x, P[k + FL_SPARSE_PF], idx64), c);
+        const ptrdiff_t p = (ptrdiff_t)P[k];
+        const ptrdiff_t col = FL_CSR_COL(x, p, idx64);
+        FL_FN(csr_entry)(W + col * c, Vv != NULL ? Vv + col * c : NULL, data[p],
+                         dSb + (ptrdiff_t)R[k] * c, s, s2, sg, mu, nesterov, marks + col, stamp,
+                         qacc, c);
+    }
+}
+
+/* With P NULL the rows [i0, i0+m), else the list (P, R, cnt). */
+static inline void FL_FN(csr_apply)(const fl_csr *x, const intptr_t *order, ptrdiff_t i0,
+                                    ptrdiff_t m, const int64_t *P, const int32_t *R,
+                                    ptrdiff_t cnt, const FL_T *dSb, FL_T *W, FL_T *Vv, FL_T s,
+                                    FL_T mu, int nesterov, int64_t *marks, int64_t stamp,
+                                    double *qacc, ptrdiff_t c)
+{
+#define FL_CSR_APPLY(cc, i64)                                                                  \
+    do {                                                                                       \
+        if (P == NULL)                                                                         \
+            FL_FN(csr_apply_impl)(x, order, i0, m, dSb, W, Vv, s, mu, nesterov, marks, stamp,  \
+                                  qacc, cc, i64);                                              \
+        else                                                                                   \
+            FL_FN(csr_apply_list_impl)(x, P, R, cnt, dSb, W, Vv, s, mu, nesterov, marks,       \
+                                       stamp, qacc, cc, i64);                                  \
+    } while (0)
     if (x->idx64) {
         if (c == 2) FL_CSR_APPLY(2, 1);
         else FL_CSR_APPLY(c, 1);
@@ -390,6 +427,34 @@ static inline void FL_FN(csr_apply)(const fl_csr *x, const intptr_t *order, ptrd
 #undef FL_CSR_APPLY
 }
 
+/* The entries of the batch's rows [r0, r1) (of this thread) sorted by the
+ * thread that updates their column (col·nt/d), each thread's in order: their
+ * positions into P, their rows into R, thread k's from off[k] to off[k+1]. */
+static inline void FL_FN(csr_bucket)(const fl_csr *x, const intptr_t *order, ptrdiff_t i0,
+                                     ptrdiff_t r0, ptrdiff_t r1, int nt, ptrdiff_t d,
+                                     int64_t *P, int32_t *R, ptrdiff_t *off)
+{
+    ptrdiff_t cnt[257], r, p, k;
+    for (k = 0; k <= nt; k++) cnt[k] = 0;
+    for (r = r0; r < r1; r++) {
+        const ptrdiff_t i = order != NULL ? (ptrdiff_t)order[i0 + r] : i0 + r;
+        const ptrdiff_t p1 = fl_csr_ptr(x, i + 1);
+        for (p = fl_csr_ptr(x, i); p < p1; p++) cnt[FL_CSR_INDEX(x, p) * nt / d]++;
+    }
+    off[0] = 0;
+    for (k = 0; k < nt; k++) off[k + 1] = off[k] + cnt[k];
+    for (k = 0; k < nt; k++) cnt[k] = off[k];
+    for (r = r0; r < r1; r++) {
+        const ptrdiff_t i = order != NULL ? (ptrdiff_t)order[i0 + r] : i0 + r;
+        const ptrdiff_t p1 = fl_csr_ptr(x, i + 1);
+        for (p = fl_csr_ptr(x, i); p < p1; p++) {
+            const ptrdiff_t q = cnt[FL_CSR_INDEX(x, p) * nt / d]++;
+            P[q] = (int64_t)p;
+            R[q] = (int32_t)r;
+        }
+    }
+}
+
 /* Scratch of one call: the row-block permutation, the batch's dS (batch, c)
  * and the columns' stamps (d); per thread its S and dS (FL_TRAIN_G, c), the
  * batch's labels and weights, its per-class sums of squares (c).  NULL if
@@ -398,19 +463,25 @@ typedef struct {
     FL_T *S, *dS;
     int64_t *yb;
     double *swb, *qacc;
+    int64_t *P;             /* several threads: the entries of the thread's rows by the */
+    int32_t *R;             /* thread of their column (csr_bucket) */
+    ptrdiff_t off[257];
 } FL_FN(csr_scratch);
 
 static inline void *FL_FN(csr_alloc)(const fl_train *t, int nt, FL_FN(csr_scratch) *w,
                                      const FL_IT **perm, FL_T **dSb, int64_t **marks,
-                                     int epoch)
+                                     int epoch, ptrdiff_t max_nnz)
 {
     const ptrdiff_t c = t->c, d = t->d, B = epoch ? t->batch : 0;
+    const ptrdiff_t lists = epoch && nt > 1 ? max_nnz : 0;
     const ptrdiff_t head = (FL_ROWS * c * (ptrdiff_t)sizeof(FL_IT) + 127) / 64 * 64;
     const ptrdiff_t shared = (B * c * (ptrdiff_t)sizeof(FL_T)
                               + (epoch ? d : 0) * (ptrdiff_t)sizeof(int64_t) + 127) / 64 * 64;
     const ptrdiff_t per = ((2 * FL_TRAIN_G * c) * (ptrdiff_t)sizeof(FL_T)
                            + B * (ptrdiff_t)(sizeof(int64_t) + sizeof(double))
-                           + c * (ptrdiff_t)sizeof(double) + 127) / 64 * 64;
+                           + c * (ptrdiff_t)sizeof(double)
+                           + lists * (ptrdiff_t)(sizeof(int64_t) + sizeof(int32_t))
+                           + 127) / 64 * 64;
     char *work = (char *)malloc(head + shared + nt * per), *base, *p;
     if (work == NULL) return NULL;
     *perm = FL_FN(train_perm)(t, work, &base);
@@ -425,7 +496,9 @@ static inline void *FL_FN(csr_alloc)(const fl_train *t, int nt, FL_FN(csr_scratc
         w[k].dS = (FL_T *)p;            p += FL_TRAIN_G * c * sizeof(FL_T);
         w[k].yb = (int64_t *)p;         p += B * sizeof(int64_t);
         w[k].swb = (double *)p;         p += B * sizeof(double);
-        w[k].qacc = (double *)p;
+        w[k].qacc = (double *)p;        p += c * sizeof(double);
+        w[k].P = (int64_t *)p;          p += lists * sizeof(int64_t);
+        w[k].R = (int32_t *)p;
     }
     return work;
 }
@@ -455,7 +528,19 @@ static ptrdiff_t FL_FN(sparse_epoch)(const fl_train *t, const fl_csr *x, ptrdiff
     const FL_IT *perm;
     FL_T *dSb;
     int64_t *marks;
-    void *work = FL_FN(csr_alloc)(t, nt, ws, &perm, &dSb, &marks, 1);
+    /* several threads: the most entries one batch holds (each thread lists its share) */
+    ptrdiff_t max_nnz = 0;
+    if (nt > 1)
+        for (ptrdiff_t step = s0; step < s1; step++) {
+            ptrdiff_t e = 0;
+            const ptrdiff_t i0 = step * B, m = n - i0 < B ? n - i0 : B;
+            for (ptrdiff_t r = 0; r < m; r++) {
+                const ptrdiff_t i = t->order != NULL ? (ptrdiff_t)t->order[i0 + r] : i0 + r;
+                e += fl_csr_ptr(x, i + 1) - fl_csr_ptr(x, i);
+            }
+            if (e > max_nnz) max_nnz = e;
+        }
+    void *work = FL_FN(csr_alloc)(t, nt, ws, &perm, &dSb, &marks, 1, max_nnz);
     double sq0 = 0.0;
     if (work == NULL) return -2;
     if (track_sq) sq0 = FL_FN(train_sum_sq)(W, d * c);
@@ -471,13 +556,6 @@ static ptrdiff_t FL_FN(sparse_epoch)(const fl_train *t, const fl_csr *x, ptrdiff
 #endif
         FL_FN(csr_scratch) *w = &ws[me];
         FL_T *db = b != NULL ? db_all + me * c : NULL;
-        ptrdiff_t lo, hi;
-        if (nt > 1) {
-            fl_train_split(d, nt, me, &lo, &hi);
-        } else {
-            lo = 0;
-            hi = PTRDIFF_MAX;
-        }
         double alpha = 1.0, sq = sq0;     /* W = alpha·V; sq = ΣV² (the same in every thread) */
         for (ptrdiff_t step = s0; step < s1; step++) {
             const ptrdiff_t i0 = step * B;
@@ -503,6 +581,13 @@ static ptrdiff_t FL_FN(sparse_epoch)(const fl_train *t, const fl_csr *x, ptrdiff
             if (db != NULL) memset(db, 0, c * sizeof(FL_T));
             loss_part[me] = FL_FN(csr_batch)(t, x, t->order, i0, m, yb, swb, scale, perm, W, b,
                                              (FL_T)alpha, w->S, w->dS, dSb, NULL, db, me, nt);
+            if (nt > 1) {   /* this thread's entries, by the thread that applies them */
+                ptrdiff_t glo, ghi;
+                fl_train_split((m + FL_TRAIN_G - 1) / FL_TRAIN_G, nt, me, &glo, &ghi);
+                FL_FN(csr_bucket)(x, t->order, i0, glo * FL_TRAIN_G,
+                                  ghi * FL_TRAIN_G < m ? ghi * FL_TRAIN_G : m, nt, d, w->P, w->R,
+                                  w->off);
+            }
 #ifdef _OPENMP
 #pragma omp barrier
 #endif
@@ -535,8 +620,17 @@ static ptrdiff_t FL_FN(sparse_epoch)(const fl_train *t, const fl_csr *x, ptrdiff
             /* the data gradient on the rows of this thread's columns */
             double dsq = 0.0;
             if (track_sq) memset(w->qacc, 0, c * sizeof(double));
-            FL_FN(csr_apply)(x, t->order, i0, m, dSb, W, Vv, lo, hi, (FL_T)(lr / alpha), mu,
-                             t->nesterov, marks, step, track_sq ? w->qacc : NULL, c);
+            if (nt == 1) {
+                FL_FN(csr_apply)(x, t->order, i0, m, NULL, NULL, 0, dSb, W, Vv,
+                                 (FL_T)(lr / alpha), mu, t->nesterov, marks, step,
+                                 track_sq ? w->qacc : NULL, c);
+            } else {    /* the entries of this thread's columns, the threads' lists in order */
+                for (int k = 0; k < nt; k++)
+                    FL_FN(csr_apply)(x, NULL, 0, 0, ws[k].P + ws[k].off[me], ws[k].R + ws[k].off[me],
+                                     ws[k].off[me + 1] - ws[k].off[me], dSb, W, Vv,
+                                     (FL_T)(lr / alpha), mu, t->nesterov, marks, step,
+                                     track_sq ? w->qacc : NULL, c);
+            }
             if (track_sq)
                 for (ptrdiff_t j = 0; j < c; j++) dsq += w->qacc[j];
             sq_part[me] = dsq;
@@ -576,7 +670,7 @@ static double FL_FN(sparse_gradient)(const fl_train *t, const fl_csr *x, FL_T *G
     const FL_IT *perm;
     FL_T *dSb;
     int64_t *marks;
-    void *work = FL_FN(csr_alloc)(t, nt, ws, &perm, &dSb, &marks, 0);
+    void *work = FL_FN(csr_alloc)(t, nt, ws, &perm, &dSb, &marks, 0, 0);
     double denom = 0.0;
     *oom = work == NULL;
     if (work == NULL) return NAN;
