@@ -270,7 +270,11 @@ class LinearClassifier:
                 self.intercept_ = self._W[d]
 
     def fit(self, X: npt.ArrayLike, y: npt.ArrayLike) -> Self:
-        """Fit from scratch: ``epochs`` passes of mini-batch SGD.  Returns self."""
+        """Fit from scratch: ``epochs`` passes of mini-batch SGD.  Returns self.
+
+        ``X`` may be a SciPy sparse matrix (every method takes one): the sparse
+        training engine, lazy momentum (see :mod:`fastloss._sparse_training`).
+        """
         X = _check_X(X, finite=False)  # NaN/inf: found by training, see _fit
         y = _check_y(y, X.shape[0])
         classes = np.unique(y)

@@ -27,7 +27,8 @@ from .losses import multiclass_hinge, softmax_cross_entropy
 __all__ = ["gradcheck", "softmax_loss", "svm_loss"]
 
 #: The X and y of the docstrings.
-_ARGS = ("array_like of the dtype of W, shape (N, D)", "array_like of int, shape (N,)")
+_ARGS = ("array_like of the dtype of W, shape (N, D), or a scipy.sparse matrix of it (CSR read "
+         "in place; the sum over a row's non-zeros)", "array_like of int, shape (N,)")
 
 
 def _check(W, X, y, reg):
