@@ -62,9 +62,16 @@ def diverged(history: np.ndarray, loss0: float) -> int:
 
 def hint(learning_rate: object, X: np.ndarray) -> str:
     """What to change after a fit diverged: the learning rate, or the scale of the features."""
-    top = float(np.max(np.abs(X))) if X.size else 0.0
     with np.errstate(all="ignore"):
-        scale = float(np.max(np.std(X, axis=0, dtype=np.float64))) if X.size else 0.0
+        if hasattr(X, "tocsr") and hasattr(X, "nnz"):  # SciPy sparse: its stored values
+            data = np.asarray(X.data, dtype=np.float64)
+            top = float(np.max(np.abs(data))) if data.size else 0.0
+            mean = np.asarray(X.mean(axis=0), dtype=np.float64).ravel()
+            sq = np.asarray(X.multiply(X).mean(axis=0), dtype=np.float64).ravel()
+            scale = float(np.sqrt(np.max(np.maximum(sq - mean * mean, 0.0)))) if mean.size else 0.0
+        else:
+            top = float(np.max(np.abs(X))) if X.size else 0.0
+            scale = float(np.max(np.std(X, axis=0, dtype=np.float64))) if X.size else 0.0
     return (f"use a smaller learning_rate (it is {learning_rate!r}) or scale the features "
             f"(e.g. sklearn.preprocessing.StandardScaler: the largest |value| in X is {top:.3g}, "
             f"the largest standard deviation of a feature {scale:.3g})")

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _dispatch
+from . import _dispatch, _sparse
 from . import _validation as v
 from ._sklearn_compat import warn_data_conversion
 
@@ -33,18 +33,16 @@ def check_X(X: Any, name: str = "X", finite: bool = True) -> np.ndarray:
 
     Integer, boolean and float arrays are returned as they are (converted
     later, once, to the training dtype); object arrays of numbers become
-    float64.  Sparse matrices, complex numbers, strings, anything not 2-D
+    float64; SciPy sparse matrices are checked and returned as CSR
+    (``_sparse.check_X``).  Complex numbers, strings, anything not 2-D
     and, if ``finite``, NaN or infinity are rejected with an error naming
     ``X`` (fit leaves the last check to training: see
     ``LinearClassifier._fit``).
     """
     if X is None:
         raise ValueError(f"{name} must be a 2-D array-like (n_samples, n_features), got None")
-    if _is_sparse(X):
-        raise TypeError(
-            f"{name} is a sparse matrix ({type(X).__name__}): sparse input is not supported; "
-            f"pass a dense array ({name}.toarray())"
-        )
+    if _is_sparse(X):  # SciPy sparse: checked and kept as CSR (see _sparse.py)
+        return _sparse.check_X(X, name, finite)
     arr = np.asarray(X)
     kind = arr.dtype.kind
     if kind == "c":
@@ -81,6 +79,8 @@ def not_finite(name: str) -> ValueError:
 
 def all_finite(arr: np.ndarray) -> bool:
     """Whether a float array holds no NaN or infinity (one read, no temporary when it can)."""
+    if _is_sparse(arr):
+        return _sparse.all_finite(arr)
     if arr.dtype in (np.float32, np.float64) and arr.flags.c_contiguous and arr.dtype.isnative:
         return bool(_dispatch.kernels.all_finite(arr.reshape(-1)))
     return bool(np.isfinite(arr).all())

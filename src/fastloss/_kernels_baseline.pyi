@@ -189,6 +189,36 @@ def linear_gradient(
 # The XLA FFI handlers (kernels/xla.pxi), as PyCapsules by function name.
 def xla_handlers() -> dict[str, Any]: ...
 
+# The training engine and the linear losses on CSR data (kernels/sparse.pxi).
+def csr_check(data: _Array, indices: _Array, indptr: _Array, n_rows: int, n_cols: int) -> None: ...
+def sparse_train_epoch(
+    data: _Array,
+    indices: _Array,
+    indptr: _Array,
+    y: _Array,
+    W: _Array,
+    order: _Array | None,
+    lr: _Array,
+    history: _Array,
+    *,
+    loss: str,
+    batch_size: int,
+    b: _Array | None = ...,
+    V: _Array | None = ...,
+    Vb: _Array | None = ...,
+    sample_weight: _Array | None = ...,
+    margin: float = ...,
+    reg: float = ...,
+    momentum: float = ...,
+    nesterov: bool = ...,
+    start: int = ...,
+    stop: int = ...,
+) -> int: ...
+def sparse_linear_gradient(
+    data: _Array, indices: _Array, indptr: _Array, y: _Array, W: _Array, dW: _Array, *,
+    loss: str, margin: float
+) -> float: ...
+
 # The fast entries (kernels/fastpath.pxi) take the public function's arguments, in its order.
 def softmax_cross_entropy_fast(
     scores: object,

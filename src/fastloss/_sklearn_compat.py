@@ -178,7 +178,7 @@ def sklearn_tags(estimator: Any) -> Any:
         estimator_type="classifier",
         target_tags=TargetTags(required=True),
         classifier_tags=ClassifierTags(multi_class=True, poor_score=False),
-        input_tags=InputTags(two_d_array=True, allow_nan=False, sparse=False),
+        input_tags=InputTags(two_d_array=True, allow_nan=False, sparse=True),
     )
 
 

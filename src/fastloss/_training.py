@@ -132,14 +132,8 @@ class MiniBatchSGD:
         spe = self.steps_per_epoch
         stop = spe if stop is None else stop
         self._load()
-        bad = _dispatch.kernels.train_epoch(
-            self.X, self.yc, self.Wt, order, self.learning_rates(self.steps - start, start, stop),
-            history,
-            loss=self.loss, batch_size=self.batch_size, b=self.b, Vt=self.Vt, Vb=self.Vb,
-            sample_weight=self.sample_weight, margin=self.margin, reg=self.reg,
-            momentum=self.momentum, nesterov=self.nesterov, steps_before=self.steps - start,
-            start=start, stop=stop,
-        )
+        bad = self._engine(order, self.learning_rates(self.steps - start, start, stop), history,
+                           start, stop)
         if bad < 0:
             # the last step's loss is taken before its update (the engine
             # stops at the first non-finite data loss); weights overflowed by
@@ -152,6 +146,16 @@ class MiniBatchSGD:
             raise TrainingDiverged(bad, history[bad])
         self._store()
         self.steps += stop - start
+
+    def _engine(self, order, lr, history, start, stop):
+        """Steps ``start .. stop-1`` by the engine; -1 or the first diverged step."""
+        return _dispatch.kernels.train_epoch(
+            self.X, self.yc, self.Wt, order, lr, history,
+            loss=self.loss, batch_size=self.batch_size, b=self.b, Vt=self.Vt, Vb=self.Vb,
+            sample_weight=self.sample_weight, margin=self.margin, reg=self.reg,
+            momentum=self.momentum, nesterov=self.nesterov, steps_before=self.steps - start,
+            start=start, stop=stop,
+        )
 
     def weights_finite(self):
         """Whether W (and the intercept) are all finite."""

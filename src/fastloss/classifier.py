@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal, Mapping
 import numpy as np
 import numpy.typing as npt
 
-from . import _epochs
+from . import _epochs, _sparse
 from . import _estimator_input as inp
 from . import _validation as v
 from ._sklearn_compat import (NotFittedError, check_feature_names, feature_names, not_fitted,
@@ -36,6 +36,12 @@ if TYPE_CHECKING:
 __all__ = ["LinearClassifier", "NotFittedError"]
 
 LOSSES = ("softmax", "hinge")
+
+
+def _sparse_trainer():
+    from ._sparse_training import SparseMiniBatchSGD
+
+    return SparseMiniBatchSGD
 
 
 class LinearClassifier:
@@ -327,6 +333,8 @@ class LinearClassifier:
         From scratch, or from the fitted model with ``warm_start``.
         ``sample_weight`` (n_samples,), finite and >= 0, weighs each row's
         loss in its batch's weighted mean (times its class's ``class_weight``).
+        ``X`` may be a SciPy sparse matrix (every method takes one): the sparse
+        training engine, with lazy momentum (see :mod:`fastloss._sparse_training`).
         """
         continuing = bool(self.warm_start) and self.__sklearn_is_fitted__()
         if continuing:
@@ -475,7 +483,8 @@ class LinearClassifier:
             if names is not None:
                 self.feature_names_in_ = names
         # read in place by the engine: no copy when X already is C-contiguous of dtype
-        Xc = np.ascontiguousarray(X, dtype)
+        sparse = _sparse.is_sparse(X)  # CSR: the sparse engine (_sparse_training.py)
+        Xc = X if sparse else np.ascontiguousarray(X, dtype)
         val = None
         if params["early_stopping"] and not partial:
             train, held = inp.validation_split(codes, c, params["validation_fraction"], self._rng)
@@ -486,7 +495,7 @@ class LinearClassifier:
                 raise ValueError("the sample weights of the validation set are all zero; use "
                                  "another random_state or validation_fraction")
             Xc, codes, w = Xc[train], codes[train], None if w is None else w[train]
-        trainer = MiniBatchSGD(
+        trainer = (_sparse_trainer() if sparse else MiniBatchSGD)(
             Xc, codes, self._W, loss=self.loss, reg=params["reg"],
             batch_size=params["batch_size"], momentum=params["momentum"],
             nesterov=params["nesterov"], intercept=self.fit_intercept, shuffle=self.shuffle,

@@ -20,14 +20,15 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from . import _dispatch, _docs
+from . import _dispatch, _docs, _sparse
 from . import _validation as v
 from .losses import multiclass_hinge, softmax_cross_entropy
 
 __all__ = ["gradcheck", "softmax_loss", "svm_loss"]
 
 #: The X and y of the docstrings.
-_ARGS = ("array_like of the dtype of W, shape (N, D)", "array_like of int, shape (N,)")
+_ARGS = ("array_like of the dtype of W, shape (N, D), or a scipy.sparse matrix of it (CSR read "
+         "in place; the sum over a row's non-zeros)", "array_like of int, shape (N,)")
 
 
 def _check(W, X, y, reg):
@@ -50,6 +51,8 @@ def _check(W, X, y, reg):
 
 
 def _loss(loss, W, X, y, reg, margin=1.0):
+    if _sparse.is_sparse(X):  # SciPy sparse X: the CSR kernel (see _sparse.py)
+        return _sparse.linear_loss(loss, W, X, y, reg, margin)
     W, X, yy, reg = _check(W, X, y, reg)
     if X.shape[0] and X.shape[1]:
         Wt = np.ascontiguousarray(W.T)  # (C, D): both passes run along the rows of X

@@ -550,3 +550,58 @@ def train_epoch(X, y, W, order, lr, *, loss, batch_size, b=None, V=None, Vb=None
             sgd_update(b, dS.sum(axis=0), lr=lr[k], momentum=momentum, velocity=Vb,
                        nesterov=nesterov)
     return np.array(history)
+
+
+def sparse_train_epoch(data, indices, indptr, shape, y, W, order, lr, *, loss, batch_size,
+                       b=None, V=None, Vb=None, sample_weight=None, margin=1.0, reg=0.0,
+                       momentum=0.0, nesterov=False):
+    """One epoch of mini-batch SGD on CSR data ``(data, indices, indptr)`` of ``shape``:
+    the twin of the sparse training engine (``fastloss._sparse_training``).
+
+    The batch's loss is that of :func:`train_epoch` on the batch's rows densified
+    (duplicate entries summed).  The update, with T the columns the batch stores
+    an entry in (explicit zeros included) and g the data gradient ``Xbᵀ·dS``::
+
+        W *= 1 - lr·2·reg                       every weight, every step
+        without momentum:  W[T] -= lr·g[T]      (= the dense rule; g is 0 outside T)
+        with momentum:     V[T] = μ·V[T] + g[T]
+                           W[T] -= lr·(g[T] + μ·V[T]) with Nesterov, else lr·V[T]
+
+    (lazy momentum: the velocity of a column absent from the batch is neither
+    updated nor applied; the decay is outside it).  The intercept b takes the
+    dense rule (no decay).  W is (D, C); V, Vb are updated in place (pass zeros
+    before the first step).  Returns each step's loss (``reg·ΣW²`` included,
+    before the update).
+    """
+    n, d = shape
+    history = []
+    for k, start in enumerate(range(0, n, batch_size)):
+        idx = order[start:start + batch_size]
+        Xb = np.zeros((idx.shape[0], d), W.dtype)
+        cols = []
+        for r, i in enumerate(idx):
+            lo, hi = indptr[i], indptr[i + 1]
+            np.add.at(Xb[r], indices[lo:hi], data[lo:hi])
+            cols.append(indices[lo:hi])
+        T = np.unique(np.concatenate(cols)) if cols else np.zeros(0, np.int64)
+        yb = y[idx]
+        swb = None if sample_weight is None else sample_weight[idx]
+        S = Xb @ W
+        if b is not None:
+            S += b
+        if loss == "softmax":
+            value, dS = softmax_cross_entropy(S, yb, sample_weight=swb)
+        else:
+            value, dS = multiclass_hinge(S, yb, margin=margin, sample_weight=swb)
+        history.append(value + reg * float(np.sum(W.astype(np.float64) ** 2)))
+        g = (Xb.T @ dS)[T]
+        W *= W.dtype.type(1 - lr[k] * 2 * reg)
+        if momentum == 0:
+            W[T] -= W.dtype.type(lr[k]) * g
+        else:
+            V[T] = momentum * V[T] + g
+            W[T] -= W.dtype.type(lr[k]) * (g + momentum * V[T] if nesterov else V[T])
+        if b is not None:
+            sgd_update(b, dS.sum(axis=0), lr=lr[k], momentum=momentum, velocity=Vb,
+                       nesterov=nesterov)
+    return np.array(history)

@@ -187,6 +187,7 @@ include "binary.pxi"
 include "sgd.pxi"
 include "fastpath.pxi"
 include "train.pxi"
+include "sparse.pxi"
 include "adaptive.pxi"
 include "distance.pxi"
 include "xla.pxi"
@@ -201,7 +202,8 @@ def _report_keyword_defaults():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         for f in (softmax_cross_entropy, softmax_cross_entropy_soft, multiclass_hinge,
-                  binary_hinge, sigmoid_cross_entropy, sgd_update, train_epoch, distance):
+                  binary_hinge, sigmoid_cross_entropy, sgd_update, train_epoch, distance,
+                  sparse_train_epoch):
             f.__defaults__ = None
             f.__kwdefaults__ = next(iter(f.__signatures__.values())).__kwdefaults__
 
