@@ -130,6 +130,11 @@ def check_y(y: Any, n: int, estimator_name: str = "LinearClassifier") -> np.ndar
 
 def classes_of(y: np.ndarray) -> np.ndarray:
     """The sorted distinct labels of ``y``; an error for a regression target or mixed label types."""
+    if y.dtype.kind in "iu" and y.size and y.ndim == 1:
+        # small non-negative class indices, the common case: a count, not a sort or a hash
+        lo, hi = int(y.min()), int(y.max())
+        if lo >= 0 and hi < (1 << 20):
+            return np.flatnonzero(np.bincount(y, minlength=hi + 1)).astype(y.dtype)
     try:
         classes = np.unique(y)
     except TypeError:
