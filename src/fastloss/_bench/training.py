@@ -43,10 +43,13 @@ EPOCHS = 2
 LR = 0.05
 REG = 1e-4
 
-#: (N, D, C, batch sizes): the issue's shape at two batch sizes, CS231n's
-#: CIFAR-10 width (D = 3073, the bias column included) and a wide head.
+#: (N, D, C, batch sizes): the issue's shape at two batch sizes, two more with
+#: 16-20 classes, CS231n's CIFAR-10 width (D = 3073, the bias column included)
+#: and wide heads.
 CASES = (
     (50_000, 512, 10, (256, 32)),
+    (50_000, 128, 20, (256,)),
+    (50_000, 256, 16, (256,)),
     (20_000, 3073, 10, (256,)),
     (10_000, 256, 100, (256,)),
     (10_000, 256, 1000, (256,)),
