@@ -160,6 +160,7 @@ def sparse_train_epoch(const floating[::1] data, const csr_index[::1] indices,
     t.lr = &lr[0] if lr.shape[0] else NULL
     t.history = &history[0] if history.shape[0] else NULL
     t.steps_before = 0
+    t.group = FL_TRAIN_G  # (the sparse loops group rows by FL_TRAIN_G)
     nt = _sparse_threads(min(batch_size, n), data.shape[0], n, c)
     t.threads = nt
     if start == stop:
@@ -221,6 +222,7 @@ def sparse_linear_gradient(const floating[::1] data, const csr_index[::1] indice
     t.lr = NULL
     t.history = NULL
     t.steps_before = 0
+    t.group = FL_TRAIN_G  # (the sparse loops group rows by FL_TRAIN_G)
     nt = _sparse_threads(n, data.shape[0], n, c)
     t.threads = nt
     G = <floating*>calloc(nt * d * c, sizeof(floating))

@@ -63,75 +63,7 @@
 /* Classes scored with a row's sums on the stack (more: the sums in S itself). */
 #define FL_SPARSE_CMAX 64
 
-/* One CSR matrix: indices and indptr both int32 or both int64 (idx64). */
-typedef struct {
-    const void *data;
-    const void *indices, *indptr;
-    int idx64;
-} fl_csr;
-
-#define FL_CSR_INDEX(x, p) \
-    ((x)->idx64 ? (ptrdiff_t)((const int64_t *)(x)->indices)[p] \
-                : (ptrdiff_t)((const int32_t *)(x)->indices)[p])
-
-static inline ptrdiff_t fl_csr_ptr(const fl_csr *x, ptrdiff_t i)
-{
-    return x->idx64 ? (ptrdiff_t)((const int64_t *)x->indptr)[i]
-                    : (ptrdiff_t)((const int32_t *)x->indptr)[i];
-}
-
-/* The first position of indptr (n + 1 entries) or indices (nnz) that is not
- * a valid CSR of d columns, as a code: 0 valid; 1 indptr[0] != 0; 2 indptr
- * decreasing at *where; 3 indptr[n] != nnz; 4 indices[*where] outside
- * [0, d).  One read of indptr and indices. */
-static inline int fl_csr_check(const fl_csr *x, ptrdiff_t n, ptrdiff_t nnz, ptrdiff_t d,
-                               ptrdiff_t *where)
-{
-    ptrdiff_t i, p;
-    *where = 0;
-    if (fl_csr_ptr(x, 0) != 0) return 1;
-    {
-        unsigned int down = 0;
-        if (x->idx64) {
-            const int64_t *q = (const int64_t *)x->indptr;
-            for (i = 0; i < n; i++) down += q[i + 1] < q[i];
-        } else {
-            const int32_t *q = (const int32_t *)x->indptr;
-            for (i = 0; i < n; i++) down += q[i + 1] < q[i];
-        }
-        if (down)
-            for (i = 0; i < n; i++)
-                if (fl_csr_ptr(x, i + 1) < fl_csr_ptr(x, i)) {
-                    *where = i + 1;
-                    return 2;
-                }
-    }
-    if (fl_csr_ptr(x, n) != nnz) {
-        *where = n;
-        return 3;
-    }
-    /* the indices block by block: an unsigned comparison (a negative index is
-     * a large one) summed, which gcc vectorises; the first bad one is then
-     * looked for in the block that has one */
-    for (ptrdiff_t p0 = 0; p0 < nnz; p0 += 4096) {
-        const ptrdiff_t p1 = nnz - p0 < 4096 ? nnz : p0 + 4096;
-        unsigned int bad = 0;
-        if (x->idx64) {
-            const uint64_t *ix = (const uint64_t *)x->indices;
-            for (p = p0; p < p1; p++) bad += ix[p] >= (uint64_t)d;
-        } else {
-            const int32_t *ix = (const int32_t *)x->indices;
-            const uint64_t dd = (uint64_t)d;
-            for (p = p0; p < p1; p++) bad += (uint64_t)(int64_t)ix[p] >= dd;
-        }
-        if (bad)
-            for (p = p0; p < p1; p++) {
-                const ptrdiff_t col = FL_CSR_INDEX(x, p);
-                if (col < 0 || col >= d) { *where = p; return 4; }
-            }
-    }
-    return 0;
-}
+#include "csr.h"     /* fl_csr: a CSR matrix's arrays, and their check */
 
 #define FL_TEMPLATE "sparse.h"
 #include "template.h"
@@ -562,7 +494,6 @@ static ptrdiff_t FL_FN(sparse_epoch)(const fl_train *t, const fl_csr *x, ptrdiff
             const ptrdiff_t m = n - i0 < B ? n - i0 : B;
             const int64_t *yb = t->y + i0;
             const double *swb = t->sw != NULL ? t->sw + i0 : NULL;
-            double denom = 0.0;
             if (t->order != NULL) {
                 const intptr_t *idx = t->order + i0;
                 for (ptrdiff_t r = 0; r < m; r++) w->yb[r] = t->y[idx[r]];
@@ -572,12 +503,7 @@ static ptrdiff_t FL_FN(sparse_epoch)(const fl_train *t, const fl_csr *x, ptrdiff
                     swb = w->swb;
                 }
             }
-            if (swb != NULL) {
-                for (ptrdiff_t r = 0; r < m; r++) denom += swb[r];
-            } else {
-                denom = (double)m;
-            }
-            const double scale = denom > 0.0 ? 1.0 / denom : 0.0;
+            const double scale = fl_train_mean_scale(t, i0, m);
             if (db != NULL) memset(db, 0, c * sizeof(FL_T));
             loss_part[me] = FL_FN(csr_batch)(t, x, t->order, i0, m, yb, swb, scale, perm, W, b,
                                              (FL_T)alpha, w->S, w->dS, dSb, NULL, db, me, nt);
@@ -671,15 +597,9 @@ static double FL_FN(sparse_gradient)(const fl_train *t, const fl_csr *x, FL_T *G
     FL_T *dSb;
     int64_t *marks;
     void *work = FL_FN(csr_alloc)(t, nt, ws, &perm, &dSb, &marks, 0, 0);
-    double denom = 0.0;
     *oom = work == NULL;
     if (work == NULL) return NAN;
-    if (t->sw != NULL) {
-        for (ptrdiff_t r = 0; r < n; r++) denom += t->sw[r];
-    } else {
-        denom = (double)n;
-    }
-    const double scale = denom > 0.0 ? 1.0 / denom : 0.0;
+    const double scale = fl_train_mean_scale(t, 0, n);
 #ifdef _OPENMP
 #pragma omp parallel num_threads(nt) if (nt > 1)
 #endif

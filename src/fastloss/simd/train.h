@@ -129,6 +129,22 @@ static inline ptrdiff_t fl_train_steps(const fl_train *t)
     return (t->n + t->batch - 1) / t->batch;
 }
 
+/* The factor of a batch's mean: 1 / the sum of its rows' weights (the rows
+ * order[i0 .. i0+m), or i0 .. i0+m without an order), 1/m without weights,
+ * 0 if the weights sum to 0.  Summed in the batch's order. */
+static inline double fl_train_mean_scale(const fl_train *t, ptrdiff_t i0, ptrdiff_t m)
+{
+    double denom = 0.0;
+    if (t->sw == NULL) {
+        denom = (double)m;
+    } else if (t->order != NULL) {
+        for (ptrdiff_t r = 0; r < m; r++) denom += t->sw[t->order[i0 + r]];
+    } else {
+        for (ptrdiff_t r = 0; r < m; r++) denom += t->sw[i0 + r];
+    }
+    return denom > 0.0 ? 1.0 / denom : 0.0;
+}
+
 /* Row range [lo, hi) of thread k of nt over n items, as OpenMP's static
  * schedule splits them (libgomp: the first n % nt threads take one more). */
 static inline void fl_train_split(ptrdiff_t n, int nt, int k, ptrdiff_t *lo, ptrdiff_t *hi)
@@ -491,21 +507,16 @@ static ptrdiff_t FL_FN(train_epoch)(const fl_train *t, ptrdiff_t s0, ptrdiff_t s
                 const ptrdiff_t r_lo = glo * G, r_hi = ghi * G < m ? ghi * G : m;
                 const int64_t *yb = t->y + i0;
                 const double *swb = t->sw != NULL ? t->sw + i0 : NULL;
-                double denom = 0.0;
                 if (t->order != NULL) {
                     const intptr_t *idx = t->order + i0;
                     for (ptrdiff_t r = r_lo; r < r_hi; r++) w.yb[r] = t->y[idx[r]];
                     yb = w.yb;
                     if (swb != NULL) {
-                        for (ptrdiff_t r = 0; r < m; r++) denom += t->sw[idx[r]];
                         for (ptrdiff_t r = r_lo; r < r_hi; r++) w.swb[r] = t->sw[idx[r]];
                         swb = w.swb;
                     }
-                } else if (swb != NULL) {
-                    for (ptrdiff_t r = 0; r < m; r++) denom += swb[r];
                 }
-                if (swb == NULL) denom = (double)m;
-                const double scale = denom > 0.0 ? 1.0 / denom : 0.0;
+                const double scale = fl_train_mean_scale(t, i0, m);
                 w.dWt = dWt_all + k * wsize;
                 w.db = b != NULL ? db_all + k * c : NULL;
                 loss_part[k] = FL_FN(train_batch)(t, &w, i0, m, yb, swb, scale, perm, k, nt);
@@ -563,16 +574,10 @@ static double FL_FN(train_gradient)(const fl_train *t, FL_T *dWt_all, FL_T *db_a
     const int nt = t->threads > 1 ? t->threads : 1;
     const ptrdiff_t wsize = c * t->d;
     double loss_part[256];
-    double denom = 0.0;
     char *base;
     const FL_IT *perm = FL_FN(train_perm)(t, work, &base);
     const ptrdiff_t per_thread = FL_FN(train_thread_bytes)(t);
-    if (t->sw != NULL) {
-        for (ptrdiff_t r = 0; r < n; r++) denom += t->sw[r];
-    } else {
-        denom = (double)n;
-    }
-    const double scale = denom > 0.0 ? 1.0 / denom : 0.0;
+    const double scale = fl_train_mean_scale(t, 0, n);
 
 #ifdef _OPENMP
 #pragma omp parallel num_threads(nt) if (nt > 1)
