@@ -15,10 +15,12 @@ cdef extern from "simd/sparse.h":
         int idx64
     int fl_csr_check(const fl_csr* x, Py_ssize_t n, Py_ssize_t nnz, Py_ssize_t d,
                      Py_ssize_t* where) noexcept nogil
+    int FL_SPARSE_G
+    int FL_SPARSE_MAXT
     Py_ssize_t fl_sparse_epoch_f32(const fl_train* t, const fl_csr* x, Py_ssize_t s0,
-                                   Py_ssize_t s1, float* db) noexcept nogil
+                                   Py_ssize_t s1, int nb) noexcept nogil
     Py_ssize_t fl_sparse_epoch_f64(const fl_train* t, const fl_csr* x, Py_ssize_t s0,
-                                   Py_ssize_t s1, double* db) noexcept nogil
+                                   Py_ssize_t s1, int nb) noexcept nogil
     double fl_sparse_gradient_f32(const fl_train* t, const fl_csr* x, float* G,
                                   int* oom) noexcept nogil
     double fl_sparse_gradient_f64(const fl_train* t, const fl_csr* x, double* G,
@@ -28,9 +30,13 @@ ctypedef fused csr_index:
     int32_t
     int64_t
 
-# A step's multiply-adds (batch rows x non-zeros a row x classes) below which the
-# sparse engine stays on one thread: a step's two barriers cost a few microseconds.
+# Multiply-adds (rows x non-zeros a row x classes) below which the linear losses'
+# gradient stays on one thread, and a step's below which the engine does: a step's
+# shares read the rows of W the other thread's shares last wrote, and below ~2^19
+# (a batch of ~350 rows of 76 non-zeros at C = 20) two threads were no faster than
+# one here (batch 256: 1.14x; 512: 1.41x; 1024: 1.45x; 16: 0.65x).
 cdef Py_ssize_t SPARSE_PARALLEL_MIN = 1 << 16
+cdef Py_ssize_t SPARSE_EPOCH_PARALLEL_MIN = 1 << 19
 
 
 cdef fl_csr _csr_of(const floating[::1] data, const csr_index[::1] indices,
@@ -104,7 +110,6 @@ def sparse_train_epoch(const floating[::1] data, const csr_index[::1] indices,
     cdef fl_train t
     cdef fl_csr x
     cdef int nt
-    cdef floating* db = NULL
     if loss not in ("softmax", "hinge"):
         raise ValueError(f"loss must be 'softmax' or 'hinge', got {loss!r}")
     if batch_size < 1:
@@ -160,22 +165,20 @@ def sparse_train_epoch(const floating[::1] data, const csr_index[::1] indices,
     t.lr = &lr[0] if lr.shape[0] else NULL
     t.history = &history[0] if history.shape[0] else NULL
     t.steps_before = 0
-    t.group = FL_TRAIN_G  # (the sparse loops group rows by FL_TRAIN_G)
-    nt = _sparse_threads(min(batch_size, n), data.shape[0], n, c)
+    t.group = FL_SPARSE_G  # (the engine groups rows by FL_SPARSE_G)
+    # threads: a share of a step's groups of FL_SPARSE_G rows each, when a step has
+    # the work (SPARSE_EPOCH_PARALLEL_MIN)
+    nt = max(1, min(threads_for(min(batch_size, n) * max(1, data.shape[0] // n) * c,
+                                SPARSE_EPOCH_PARALLEL_MIN), FL_SPARSE_MAXT,
+                    (min(batch_size, n) + FL_SPARSE_G - 1) // FL_SPARSE_G))
     t.threads = nt
     if start == stop:
         return -1
-    db = <floating*>calloc(nt * c, sizeof(floating))
-    if db == NULL:
-        raise MemoryError()
-    try:
-        with nogil:
-            if floating is float:
-                bad = fl_sparse_epoch_f32(&t, &x, start, stop, db)
-            else:
-                bad = fl_sparse_epoch_f64(&t, &x, start, stop, db)
-    finally:
-        free(db)
+    with nogil:
+        if floating is float:
+            bad = fl_sparse_epoch_f32(&t, &x, start, stop, nt)
+        else:
+            bad = fl_sparse_epoch_f64(&t, &x, start, stop, nt)
     if bad == -2:
         raise MemoryError()
     return bad

@@ -37,13 +37,19 @@
  * read-modify-write to update -- no (d, c) gradient buffer to fetch, add
  * into and clear.
  *
- * Threads: a step's rows are scored in groups split over the threads (as
- * in train.h), their dS kept for the batch, and each thread sorts its rows'
- * entries by the thread that owns their column (thread k: the columns j
- * with j·nt/d = k); after a barrier each thread applies the entries of its
- * columns, the threads' lists in thread order -- the batch's order -- so W
- * does not depend on the thread count (the intercept and the loss are sums
- * in thread order).  Two barriers a step.
+ * Threads: an epoch is a sequence of tasks, as in train.h: for each step,
+ * nt scoring tasks, then nt update tasks.  Scoring task k takes share k of
+ * the batch's groups of FL_SPARSE_G rows (as fl_train_split splits them):
+ * their scores, their loss and dS, and their entries listed by the share
+ * that owns their column (chunk q of 64 columns -- whole cache lines of W's
+ * rows -- belongs to share q mod nt).  Update task k applies the entries of
+ * its columns, every scoring share's list in share order: the batch's order.
+ * A task starts once every task of the phases before it is done; threads
+ * claim tasks from one shared counter, so a thread that is not running
+ * holds up at most the task it holds.  W, b and the velocity do not depend
+ * on the thread count (a column's entries are applied in the batch's order;
+ * the loss and the intercepts are sums over the batch's groups and rows in
+ * order); the history's L2 term sums ΣW² by share, up to rounding.
  *
  * The CSR arrays are checked by kernels/sparse.pxi before any call here
  * (indptr from 0, non-decreasing, ending at nnz; every column in [0, d)).
@@ -62,6 +68,15 @@
 #endif
 /* Classes scored with a row's sums on the stack (more: the sums in S itself). */
 #define FL_SPARSE_CMAX 64
+/* The epoch's rows in groups of FL_SPARSE_G (a share of a step: whole groups);
+ * shares at most FL_SPARSE_MAXT; columns owned by chunks of 2^FL_SPARSE_CHUNK. */
+#define FL_SPARSE_G 8
+#define FL_SPARSE_MAXT 64
+#define FL_SPARSE_CHUNK 6
+/* The groups ahead whose rows a share prefetches. */
+#ifndef FL_SPARSE_AHEAD
+#define FL_SPARSE_AHEAD 2
+#endif
 
 #include "csr.h"     /* fl_csr: a CSR matrix's arrays, and their check */
 
@@ -150,9 +165,11 @@ static inline void FL_FN(csr_score)(const fl_csr *x, ptrdiff_t p0, ptrdiff_t p1,
 
 /* The cache lines of the non-zeros (values and columns) of rows
  * order[k0 .. k1) (or k0 .. k1), into L2: the rows of a shuffled epoch are
- * scattered over X. */
-static inline void FL_FN(csr_prefetch_rows)(const fl_csr *x, const intptr_t *order,
-                                            ptrdiff_t k0, ptrdiff_t k1)
+ * scattered over X.  Always inlined: gcc takes a function of prefetches and
+ * loads alone for a pure one, and drops a call whose result is void (a
+ * static inline one was never run). */
+FL_INLINE void FL_FN(csr_prefetch_rows)(const fl_csr *x, const intptr_t *order,
+                                        ptrdiff_t k0, ptrdiff_t k1)
 {
     const int isz = x->idx64 ? 8 : 4;
     for (ptrdiff_t k = k0; k < k1; k++) {
@@ -177,19 +194,15 @@ static inline void FL_FN(csr_grad)(const fl_csr *x, ptrdiff_t p0, ptrdiff_t p1, 
         for (ptrdiff_t j = 0; j < c; j++) g[j] += xv * dS[j];
     }
 }
-
-/* This thread's share of the groups of rows [i0, i0+m) of the batch (row
- * order[k], or k without order): scored in groups of FL_TRAIN_G, their
- * loss's gradient (times scale) into dSb (the batch's, (m, c)) and db --
- * or, with dSb NULL, into the group's dS and then G (d, c).  Returns the
- * loss sum. */
-static inline double FL_FN(csr_batch)(const fl_train *t, const fl_csr *x, const intptr_t *order,
-                                      ptrdiff_t i0, ptrdiff_t m, const int64_t *yb,
-                                      const double *swb, double scale, const void *perm,
-                                      const FL_T *W, const FL_T *b, FL_T alpha, FL_T *S,
-                                      FL_T *dS, FL_T *dSb, FL_T *G, FL_T *db, int me, int nt)
+/* This thread's share (me of nt) of the groups of all n rows, in order
+ * (the linear losses): scored in groups of FL_TRAIN_G, their loss's
+ * gradient (times scale) into the group's dS and then into G (d, c).
+ * Returns the loss sum. */
+static inline double FL_FN(csr_batch)(const fl_train *t, const fl_csr *x, double scale,
+                                      const void *perm, const FL_T *W, FL_T *S, FL_T *dS,
+                                      FL_T *G, int me, int nt)
 {
-    const ptrdiff_t c = t->c;
+    const ptrdiff_t c = t->c, m = t->n;
     const ptrdiff_t ngroups = (m + FL_TRAIN_G - 1) / FL_TRAIN_G;
     ptrdiff_t glo, ghi, k;
     double total = 0.0;
@@ -197,33 +210,17 @@ static inline double FL_FN(csr_batch)(const fl_train *t, const fl_csr *x, const 
     for (ptrdiff_t gi = glo; gi < ghi; gi++) {
         const ptrdiff_t r0 = gi * FL_TRAIN_G;
         const ptrdiff_t g = m - r0 < FL_TRAIN_G ? m - r0 : FL_TRAIN_G;
-        FL_T *dg = dSb != NULL ? dSb + r0 * c : dS;
-        /* the next group's rows (of this batch or the next one) on their way while
-         * this one is scored */
-        const ptrdiff_t e1 = i0 + r0 + g + FL_TRAIN_G < t->n ? i0 + r0 + g + FL_TRAIN_G : t->n;
-        if (i0 + r0 + g < e1) FL_FN(csr_prefetch_rows)(x, order, i0 + r0 + g, e1);
         for (k = 0; k < g; k++) {
-            const ptrdiff_t i = order != NULL ? (ptrdiff_t)order[i0 + r0 + k] : i0 + r0 + k;
-            ptrdiff_t pn0 = 0, pn1 = 0;
-            if (k + 1 < g) {
-                const ptrdiff_t in = order != NULL ? (ptrdiff_t)order[i0 + r0 + k + 1]
-                                                   : i0 + r0 + k + 1;
-                pn0 = fl_csr_ptr(x, in);
-                pn1 = fl_csr_ptr(x, in + 1);
-            }
-            FL_FN(csr_score)(x, fl_csr_ptr(x, i), fl_csr_ptr(x, i + 1), pn0, pn1, W, b, alpha,
-                             S + k * c, c);
+            const ptrdiff_t i = r0 + k;
+            const ptrdiff_t pn0 = k + 1 < g ? fl_csr_ptr(x, i + 1) : 0;
+            const ptrdiff_t pn1 = k + 1 < g ? fl_csr_ptr(x, i + 2) : 0;
+            FL_FN(csr_score)(x, fl_csr_ptr(x, i), fl_csr_ptr(x, i + 1), pn0, pn1, W, NULL,
+                             (FL_T)1, S + k * c, c);
         }
-        total += FL_FN(train_loss)(t, S, dg, yb + r0, swb != NULL ? swb + r0 : NULL, g, scale,
-                                   perm);
-        if (db != NULL)
-            for (k = 0; k < g; k++)
-                for (ptrdiff_t j = 0; j < c; j++) db[j] += dg[k * c + j];
-        if (dSb == NULL)
-            for (k = 0; k < g; k++) {
-                const ptrdiff_t i = order != NULL ? (ptrdiff_t)order[i0 + r0 + k] : i0 + r0 + k;
-                FL_FN(csr_grad)(x, fl_csr_ptr(x, i), fl_csr_ptr(x, i + 1), dS + k * c, G, c);
-            }
+        total += FL_FN(train_loss)(t, S, dS, t->y + r0, t->sw != NULL ? t->sw + r0 : NULL, g,
+                                   scale, perm);
+        for (k = 0; k < g; k++)
+            FL_FN(csr_grad)(x, fl_csr_ptr(x, r0 + k), fl_csr_ptr(x, r0 + k + 1), dS + k * c, G, c);
     }
     return total;
 }
@@ -291,64 +288,45 @@ FL_INLINE void FL_FN(csr_prefetch_col)(FL_T *W, FL_T *Vv, int64_t *marks, ptrdif
     }
 }
 
-/* One thread: every entry of the batch's rows [i0, i0+m), in order. */
+/* Every entry of the batch's rows [i0, i0+m), in order, on W (d, c):
+ * row r's dS is dS[r·lds .. r·lds + c).  Without momentum a row whose dS
+ * is all zero (the hinge of a row outside every margin) is skipped: its
+ * entries would add zeros.  c, idx64 constants where this is inlined. */
 FL_INLINE void FL_FN(csr_apply_impl)(const fl_csr *x, const intptr_t *order, ptrdiff_t i0,
-                                     ptrdiff_t m, const FL_T *dSb, FL_T *W, FL_T *Vv, FL_T s,
-                                     FL_T mu, int nesterov, int64_t *marks, int64_t stamp,
-                                     double *qacc, const ptrdiff_t c, const int idx64)
+                                     ptrdiff_t m, const FL_T *dS, ptrdiff_t lds, FL_T *W,
+                                     FL_T *Vv, FL_T s, FL_T mu, int nesterov, int64_t *marks,
+                                     int64_t stamp, double *qacc, const ptrdiff_t c,
+                                     const int idx64)
 {
     const FL_T *data = (const FL_T *)x->data;
     const FL_T sg = nesterov ? s * (1 + mu) : s, s2 = s * mu * mu;
     for (ptrdiff_t r = 0; r < m; r++) {
+        const FL_T *ds = dS + r * lds;
+        if (Vv == NULL) {
+            int any = 0;
+            for (ptrdiff_t j = 0; j < c; j++) any |= ds[j] != 0;
+            if (!any) continue;
+        }
         const ptrdiff_t i = order != NULL ? (ptrdiff_t)order[i0 + r] : i0 + r;
         const ptrdiff_t p0 = fl_csr_ptr(x, i), p1 = fl_csr_ptr(x, i + 1);
         for (ptrdiff_t p = p0; p < p1; p++) {
             if (p + FL_SPARSE_PF < p1)
                 FL_FN(csr_prefetch_col)(W, Vv, marks, FL_CSR_COL(x, p + FL_SPARSE_PF, idx64), c);
             const ptrdiff_t col = FL_CSR_COL(x, p, idx64);
-            FL_FN(csr_entry)(W + col * c, Vv != NULL ? Vv + col * c : NULL, data[p],
-                             dSb + r * c, s, s2, sg, mu, nesterov, marks + col, stamp, qacc, c);
+            FL_FN(csr_entry)(W + col * c, Vv != NULL ? Vv + col * c : NULL, data[p], ds, s, s2,
+                             sg, mu, nesterov, marks + col, stamp, qacc, c);
         }
     }
 }
 
-/* Several threads: the entries listed in P (their positions) and R (their
- * rows in the batch), cnt of them, in order. */
-FL_INLINE void FL_FN(csr_apply_list_impl)(const fl_csr *x, const int64_t *P, const int32_t *R,
-                                          ptrdiff_t cnt, const FL_T *dSb, FL_T *W, FL_T *Vv,
-                                          FL_T s, FL_T mu, int nesterov, int64_t *marks,
-                                          int64_t stamp, double *qacc, const ptrdiff_t c,
-                                          const int idx64)
-{
-    const FL_T *data = (const FL_T *)x->data;
-    const FL_T sg = nesterov ? s * (1 + mu) : s, s2 = s * mu * mu;
-    for (ptrdiff_t k = 0; k < cnt; k++) {
-        if (k + FL_SPARSE_PF < cnt)
-            FL_FN(csr_prefetch_col)(W, Vv, marks, FL_CSR_COL(x, P[k + FL_SPARSE_PF], idx64), c);
-        const ptrdiff_t p = (ptrdiff_t)P[k];
-        const ptrdiff_t col = FL_CSR_COL(x, p, idx64);
-        FL_FN(csr_entry)(W + col * c, Vv != NULL ? Vv + col * c : NULL, data[p],
-                         dSb + (ptrdiff_t)R[k] * c, s, s2, sg, mu, nesterov, marks + col, stamp,
-                         qacc, c);
-    }
-}
-
-/* With P NULL the rows [i0, i0+m), else the list (P, R, cnt). */
 static inline void FL_FN(csr_apply)(const fl_csr *x, const intptr_t *order, ptrdiff_t i0,
-                                    ptrdiff_t m, const int64_t *P, const int32_t *R,
-                                    ptrdiff_t cnt, const FL_T *dSb, FL_T *W, FL_T *Vv, FL_T s,
-                                    FL_T mu, int nesterov, int64_t *marks, int64_t stamp,
-                                    double *qacc, ptrdiff_t c)
+                                    ptrdiff_t m, const FL_T *dS, ptrdiff_t lds, FL_T *W,
+                                    FL_T *Vv, FL_T s, FL_T mu, int nesterov, int64_t *marks,
+                                    int64_t stamp, double *qacc, ptrdiff_t c)
 {
-#define FL_CSR_APPLY(cc, i64)                                                                  \
-    do {                                                                                       \
-        if (P == NULL)                                                                         \
-            FL_FN(csr_apply_impl)(x, order, i0, m, dSb, W, Vv, s, mu, nesterov, marks, stamp,  \
-                                  qacc, cc, i64);                                              \
-        else                                                                                   \
-            FL_FN(csr_apply_list_impl)(x, P, R, cnt, dSb, W, Vv, s, mu, nesterov, marks,       \
-                                       stamp, qacc, cc, i64);                                  \
-    } while (0)
+#define FL_CSR_APPLY(cc, i64)                                                               \
+    FL_FN(csr_apply_impl)(x, order, i0, m, dS, lds, W, Vv, s, mu, nesterov, marks, stamp,   \
+                          qacc, cc, i64)
     if (x->idx64) {
         if (c == 2) FL_CSR_APPLY(2, 1);
         else FL_CSR_APPLY(c, 1);
@@ -359,247 +337,22 @@ static inline void FL_FN(csr_apply)(const fl_csr *x, const intptr_t *order, ptrd
 #undef FL_CSR_APPLY
 }
 
-/* The entries of the batch's rows [r0, r1) (of this thread) sorted by the
- * thread that updates their column (col·nt/d), each thread's in order: their
- * positions into P, their rows into R, thread k's from off[k] to off[k+1]. */
-static inline void FL_FN(csr_bucket)(const fl_csr *x, const intptr_t *order, ptrdiff_t i0,
-                                     ptrdiff_t r0, ptrdiff_t r1, int nt, ptrdiff_t d,
-                                     int64_t *P, int32_t *R, ptrdiff_t *off)
-{
-    ptrdiff_t cnt[257], r, p, k;
-    for (k = 0; k <= nt; k++) cnt[k] = 0;
-    for (r = r0; r < r1; r++) {
-        const ptrdiff_t i = order != NULL ? (ptrdiff_t)order[i0 + r] : i0 + r;
-        const ptrdiff_t p1 = fl_csr_ptr(x, i + 1);
-        for (p = fl_csr_ptr(x, i); p < p1; p++) cnt[FL_CSR_INDEX(x, p) * nt / d]++;
-    }
-    off[0] = 0;
-    for (k = 0; k < nt; k++) off[k + 1] = off[k] + cnt[k];
-    for (k = 0; k < nt; k++) cnt[k] = off[k];
-    for (r = r0; r < r1; r++) {
-        const ptrdiff_t i = order != NULL ? (ptrdiff_t)order[i0 + r] : i0 + r;
-        const ptrdiff_t p1 = fl_csr_ptr(x, i + 1);
-        for (p = fl_csr_ptr(x, i); p < p1; p++) {
-            const ptrdiff_t q = cnt[FL_CSR_INDEX(x, p) * nt / d]++;
-            P[q] = (int64_t)p;
-            R[q] = (int32_t)r;
-        }
-    }
-}
-
-/* Scratch of one call: the row-block permutation, the batch's dS (batch, c)
- * and the columns' stamps (d); per thread its S and dS (FL_TRAIN_G, c), the
- * batch's labels and weights, its per-class sums of squares (c).  NULL if
- * out of memory. */
-typedef struct {
-    FL_T *S, *dS;
-    int64_t *yb;
-    double *swb, *qacc;
-    int64_t *P;             /* several threads: the entries of the thread's rows by the */
-    int32_t *R;             /* thread of their column (csr_bucket) */
-    ptrdiff_t off[257];
-} FL_FN(csr_scratch);
-
-static inline void *FL_FN(csr_alloc)(const fl_train *t, int nt, FL_FN(csr_scratch) *w,
-                                     const FL_IT **perm, FL_T **dSb, int64_t **marks,
-                                     int epoch, ptrdiff_t max_nnz)
-{
-    const ptrdiff_t c = t->c, d = t->d, B = epoch ? t->batch : 0;
-    const ptrdiff_t lists = epoch && nt > 1 ? max_nnz : 0;
-    const ptrdiff_t head = (FL_ROWS * c * (ptrdiff_t)sizeof(FL_IT) + 127) / 64 * 64;
-    const ptrdiff_t shared = (B * c * (ptrdiff_t)sizeof(FL_T)
-                              + (epoch ? d : 0) * (ptrdiff_t)sizeof(int64_t) + 127) / 64 * 64;
-    const ptrdiff_t per = ((2 * FL_TRAIN_G * c) * (ptrdiff_t)sizeof(FL_T)
-                           + B * (ptrdiff_t)(sizeof(int64_t) + sizeof(double))
-                           + c * (ptrdiff_t)sizeof(double)
-                           + lists * (ptrdiff_t)(sizeof(int64_t) + sizeof(int32_t))
-                           + 127) / 64 * 64;
-    char *work = (char *)malloc(head + shared + nt * per), *base, *p;
-    if (work == NULL) return NULL;
-    *perm = FL_FN(train_perm)(t, work, &base);
-    *dSb = (FL_T *)base;
-    *marks = (int64_t *)(base + B * c * sizeof(FL_T));
-    if (epoch)
-        for (ptrdiff_t j = 0; j < d; j++) (*marks)[j] = -1;
-    base += shared;
-    for (int k = 0; k < nt; k++) {
-        p = base + k * per;
-        w[k].S = (FL_T *)p;             p += FL_TRAIN_G * c * sizeof(FL_T);
-        w[k].dS = (FL_T *)p;            p += FL_TRAIN_G * c * sizeof(FL_T);
-        w[k].yb = (int64_t *)p;         p += B * sizeof(int64_t);
-        w[k].swb = (double *)p;         p += B * sizeof(double);
-        w[k].qacc = (double *)p;        p += c * sizeof(double);
-        w[k].P = (int64_t *)p;          p += lists * sizeof(int64_t);
-        w[k].R = (int32_t *)p;
-    }
-    return work;
-}
-
-/* Steps [s0, s1) of an epoch on CSR data: t->Wt is W (d, c) and t->Vt its
- * velocity (or NULL), updated in place; t->X is not read (x holds X).
- * db: (threads, c) scratch.  Each step: the batch's rows scored and their
- * dS, split over the threads by groups of rows; a barrier; the decay into
- * alpha; the update of W's rows, split over the threads by ranges of
- * columns (each applies, in the batch's order, the entries of its columns:
- * the model does not depend on the thread count but by the intercept's and
- * the loss's sums); a barrier.  Returns -1, the first step whose data loss
- * was not finite (history gets it; the loop stops before its update; W is
- * as after the step before), or -2 if out of memory. */
-static ptrdiff_t FL_FN(sparse_epoch)(const fl_train *t, const fl_csr *x, ptrdiff_t s0,
-                                     ptrdiff_t s1, FL_T *db_all)
-{
-    const ptrdiff_t n = t->n, d = t->d, c = t->c, B = t->batch;
-    FL_T *W = (FL_T *)t->Wt, *b = (FL_T *)t->b, *Vv = (FL_T *)t->Vt, *Vb = (FL_T *)t->Vb;
-    const int nt = t->threads > 1 ? t->threads : 1;
-    const double wd = 2.0 * t->reg;
-    const FL_T mu = (FL_T)t->momentum;
-    const int track_sq = t->reg != 0.0;
-    ptrdiff_t bad = -1;
-    double loss_part[256], sq_part[256];
-    FL_FN(csr_scratch) ws[256];
-    const FL_IT *perm;
-    FL_T *dSb;
-    int64_t *marks;
-    /* several threads: the most entries one batch holds (each thread lists its share) */
-    ptrdiff_t max_nnz = 0;
-    if (nt > 1)
-        for (ptrdiff_t step = s0; step < s1; step++) {
-            ptrdiff_t e = 0;
-            const ptrdiff_t i0 = step * B, m = n - i0 < B ? n - i0 : B;
-            for (ptrdiff_t r = 0; r < m; r++) {
-                const ptrdiff_t i = t->order != NULL ? (ptrdiff_t)t->order[i0 + r] : i0 + r;
-                e += fl_csr_ptr(x, i + 1) - fl_csr_ptr(x, i);
-            }
-            if (e > max_nnz) max_nnz = e;
-        }
-    void *work = FL_FN(csr_alloc)(t, nt, ws, &perm, &dSb, &marks, 1, max_nnz);
-    double sq0 = 0.0;
-    if (work == NULL) return -2;
-    if (track_sq) sq0 = FL_FN(train_sum_sq)(W, d * c);
-
-#ifdef _OPENMP
-#pragma omp parallel num_threads(nt) if (nt > 1)
-#endif
-    {
-#ifdef _OPENMP
-        const int me = omp_get_thread_num();
-#else
-        const int me = 0;
-#endif
-        FL_FN(csr_scratch) *w = &ws[me];
-        FL_T *db = b != NULL ? db_all + me * c : NULL;
-        double alpha = 1.0, sq = sq0;     /* W = alpha·V; sq = ΣV² (the same in every thread) */
-        for (ptrdiff_t step = s0; step < s1; step++) {
-            const ptrdiff_t i0 = step * B;
-            const ptrdiff_t m = n - i0 < B ? n - i0 : B;
-            const int64_t *yb = t->y + i0;
-            const double *swb = t->sw != NULL ? t->sw + i0 : NULL;
-            if (t->order != NULL) {
-                const intptr_t *idx = t->order + i0;
-                for (ptrdiff_t r = 0; r < m; r++) w->yb[r] = t->y[idx[r]];
-                yb = w->yb;
-                if (swb != NULL) {
-                    for (ptrdiff_t r = 0; r < m; r++) w->swb[r] = t->sw[idx[r]];
-                    swb = w->swb;
-                }
-            }
-            const double scale = fl_train_mean_scale(t, i0, m);
-            if (db != NULL) memset(db, 0, c * sizeof(FL_T));
-            loss_part[me] = FL_FN(csr_batch)(t, x, t->order, i0, m, yb, swb, scale, perm, W, b,
-                                             (FL_T)alpha, w->S, w->dS, dSb, NULL, db, me, nt);
-            if (nt > 1) {   /* this thread's entries, by the thread that applies them */
-                ptrdiff_t glo, ghi;
-                fl_train_split((m + FL_TRAIN_G - 1) / FL_TRAIN_G, nt, me, &glo, &ghi);
-                FL_FN(csr_bucket)(x, t->order, i0, glo * FL_TRAIN_G,
-                                  ghi * FL_TRAIN_G < m ? ghi * FL_TRAIN_G : m, nt, d, w->P, w->R,
-                                  w->off);
-            }
-#ifdef _OPENMP
-#pragma omp barrier
-#endif
-            double data_loss = 0.0;
-            for (int k = 0; k < nt; k++) data_loss += loss_part[k];
-            data_loss *= scale;
-            if (!isfinite(data_loss)) {
-                if (me == 0) {
-                    bad = step;
-                    t->history[step] = data_loss;
-                }
-                break;
-            }
-            const double lr = t->lr[step];
-            if (me == 0) t->history[step] = data_loss + t->reg * alpha * alpha * sq;
-            /* the decay of every weight: into alpha, or (rarely) into W itself */
-            const double f = alpha * (1.0 - lr * wd);
-            if (!(fabs(f) >= FL_SPARSE_MIN_SCALE)) {
-                ptrdiff_t elo, ehi;
-                fl_train_split(d * c, nt, me, &elo, &ehi);
-                for (ptrdiff_t e = elo; e < ehi; e++) W[e] = (FL_T)(W[e] * f);
-                sq = sq * f * f;
-                alpha = 1.0;
-#ifdef _OPENMP
-#pragma omp barrier
-#endif
-            } else {
-                alpha = f;
-            }
-            /* the data gradient on the rows of this thread's columns */
-            double dsq = 0.0;
-            if (track_sq) memset(w->qacc, 0, c * sizeof(double));
-            if (nt == 1) {
-                FL_FN(csr_apply)(x, t->order, i0, m, NULL, NULL, 0, dSb, W, Vv,
-                                 (FL_T)(lr / alpha), mu, t->nesterov, marks, step,
-                                 track_sq ? w->qacc : NULL, c);
-            } else {    /* the entries of this thread's columns, the threads' lists in order */
-                for (int k = 0; k < nt; k++)
-                    FL_FN(csr_apply)(x, NULL, 0, 0, ws[k].P + ws[k].off[me], ws[k].R + ws[k].off[me],
-                                     ws[k].off[me + 1] - ws[k].off[me], dSb, W, Vv,
-                                     (FL_T)(lr / alpha), mu, t->nesterov, marks, step,
-                                     track_sq ? w->qacc : NULL, c);
-            }
-            if (track_sq)
-                for (ptrdiff_t j = 0; j < c; j++) dsq += w->qacc[j];
-            sq_part[me] = dsq;
-            if (me == 0 && b != NULL) {
-                FL_T *gb[256];
-                for (int k = 0; k < nt; k++) gb[k] = db_all + k * c;
-                FL_FN(train_update)(b, gb, nt, Vb, c, (FL_T)lr, 0, mu, t->nesterov, 0);
-            }
-#ifdef _OPENMP
-#pragma omp barrier
-#endif
-            for (int k = 0; k < nt; k++) sq += sq_part[k];
-        }
-        /* W itself again */
-#ifdef _OPENMP
-#pragma omp barrier
-#endif
-        if (alpha != 1.0) {
-            ptrdiff_t elo, ehi;
-            fl_train_split(d * c, nt, me, &elo, &ehi);
-            for (ptrdiff_t e = elo; e < ehi; e++) W[e] = (FL_T)(W[e] * alpha);
-        }
-    }
-    free(work);
-    return bad;
-}
+#include "sparse_epoch.h"   /* the epoch: csr_phase_score, csr_phase_update, sparse_epoch */
 
 /* The mean loss over all n rows (in order) and its gradient dW (d, c) into
  * G_all[0 .. d·c): per thread a partial dW, added in thread order.  G_all:
  * (threads, d, c), zeroed.  Returns NAN if out of memory (*oom set). */
 static double FL_FN(sparse_gradient)(const fl_train *t, const fl_csr *x, FL_T *G_all, int *oom)
 {
-    const ptrdiff_t n = t->n, d = t->d, c = t->c;
+    const ptrdiff_t d = t->d, c = t->c;
     const int nt = t->threads > 1 ? t->threads : 1;
+    const ptrdiff_t per = FL_SPARSE_AL(2 * FL_TRAIN_G * c * sizeof(FL_T));
     double loss_part[256];
-    FL_FN(csr_scratch) ws[256];
-    const FL_IT *perm;
-    FL_T *dSb;
-    int64_t *marks;
-    void *work = FL_FN(csr_alloc)(t, nt, ws, &perm, &dSb, &marks, 0, 0);
+    char *work = (char *)malloc(FL_SPARSE_AL(FL_ROWS * c * sizeof(FL_IT)) + 64 + nt * per), *p;
     *oom = work == NULL;
     if (work == NULL) return NAN;
-    const double scale = fl_train_mean_scale(t, 0, n);
+    const FL_IT *perm = FL_FN(train_perm)(t, work, &p);
+    const double scale = fl_train_mean_scale(t, 0, t->n);
 #ifdef _OPENMP
 #pragma omp parallel num_threads(nt) if (nt > 1)
 #endif
@@ -609,9 +362,9 @@ static double FL_FN(sparse_gradient)(const fl_train *t, const fl_csr *x, FL_T *G
 #else
         const int me = 0;
 #endif
-        loss_part[me] = FL_FN(csr_batch)(t, x, NULL, 0, n, t->y, t->sw, scale, perm,
-                                         (const FL_T *)t->Wt, NULL, (FL_T)1, ws[me].S, ws[me].dS,
-                                         NULL, G_all + me * d * c, NULL, me, nt);
+        FL_T *S = (FL_T *)(p + me * per);
+        loss_part[me] = FL_FN(csr_batch)(t, x, scale, perm, (const FL_T *)t->Wt, S,
+                                         S + FL_TRAIN_G * c, G_all + me * d * c, me, nt);
 #ifdef _OPENMP
 #pragma omp barrier
 #endif

@@ -212,6 +212,33 @@ static inline void fl_train_wait(const long long *done, long long need, const in
     }
 }
 
+/* Claim the next task of an epoch (per step, nt tasks of one phase, then nt
+ * of the next) and wait until every task of the phases before it is done:
+ * 1 with *phase (the step's phases counted from the first) and *k (the
+ * task's share) set, or 0 when no task is left or a step stopped the epoch. */
+static inline int fl_train_claim(long long *next, long long ntasks, int nt, const long long *done,
+                                 const int *stop, long long *phase, int *k)
+{
+    const long long T = fl_fetch_add(next, 1);
+    if (T >= ntasks) return 0;
+    *phase = T / nt;
+    *k = (int)(T % nt);
+    fl_train_wait(done, *phase * nt, stop);
+    return !fl_load_acq(stop);
+}
+
+/* A task that found step's loss not finite: the first such task records the
+ * step (*bad) and its loss (history); each counts itself done, and stops. */
+static inline void fl_train_stop(const fl_train *t, int *stop, long long *done, ptrdiff_t step,
+                                 double loss, ptrdiff_t *bad)
+{
+    if (fl_claim(stop)) {
+        *bad = step;
+        t->history[step] = loss;
+    }
+    fl_fetch_add(done, 1);
+}
+
 #define FL_TEMPLATE "train.h"
 #include "template.h"
 
@@ -489,15 +516,11 @@ static ptrdiff_t FL_FN(train_epoch)(const fl_train *t, ptrdiff_t s0, ptrdiff_t s
 #endif
         FL_FN(train_scratch) w;
         FL_FN(train_scratch_at)(t, &w, base + me * per_thread, dWt_all, db_all, me);
-        for (;;) {
-            const long long T = fl_fetch_add(&next, 1);
-            if (T >= ntasks) break;
-            const long long phase_index = T / nt;           /* 2·(step - s0) + phase */
-            const int k = (int)(T % nt);
+        long long phase_index;      /* 2·(step - s0) + phase */
+        int k;
+        while (fl_train_claim(&next, ntasks, nt, &done, &stop, &phase_index, &k)) {
             const ptrdiff_t step = s0 + (ptrdiff_t)(phase_index / 2);
             const int update = (int)(phase_index % 2);
-            fl_train_wait(&done, phase_index * nt, &stop);  /* the phases before this one */
-            if (fl_load_acq(&stop)) break;
             const ptrdiff_t i0 = step * B;
             const ptrdiff_t m = n - i0 < B ? n - i0 : B;
             if (!update) {
@@ -529,11 +552,7 @@ static ptrdiff_t FL_FN(train_epoch)(const fl_train *t, ptrdiff_t s0, ptrdiff_t s
             for (int q = 0; q < nt; q++) data_loss += loss_part[q];
             data_loss *= scale_part[0];
             if (!isfinite(data_loss)) {
-                if (fl_claim(&stop)) {      /* the first task to see it says which step */
-                    bad = step;
-                    t->history[step] = data_loss;
-                }
-                fl_fetch_add(&done, 1);
+                fl_train_stop(t, &stop, &done, step, data_loss, &bad);
                 break;
             }
             /* share k of W (and b, with share 0): the partial gradients added in share order */
