@@ -25,6 +25,16 @@ def test_inverse_scaling(power):
         assert s(t) == pytest.approx(2.0 / (t + 1) ** power, rel=1e-15)
 
 
+@pytest.mark.parametrize("decay_steps", [0.5, 1, 10, 2e4])
+def test_inverse_time(decay_steps):
+    s = fl.InverseTimeLR(3.0, decay_steps=decay_steps)
+    for t in (0, 1, 9, 99, 10**7):
+        assert s(t) == pytest.approx(3.0 / (1 + t / decay_steps), rel=1e-15)
+    assert s(0) == 3.0
+    if decay_steps == int(decay_steps):
+        assert s(int(decay_steps)) == 1.5  # halved after decay_steps steps
+
+
 def test_cosine():
     s = fl.CosineLR(1.0, total_steps=100, min_lr=0.1)
     assert s(0) == 1.0
@@ -50,6 +60,9 @@ def test_schedules_compare_and_repr():
         (lambda: fl.StepLR(1.0, step_size=2.5), ValueError, "step_size"),
         (lambda: fl.StepLR(1.0, 2, gamma=-0.1), ValueError, "gamma must be in"),
         (lambda: fl.InverseScalingLR(1.0, power=-1), ValueError, "power must be in"),
+        (lambda: fl.InverseTimeLR(1.0, decay_steps=0), ValueError, "decay_steps must be > 0"),
+        (lambda: fl.InverseTimeLR(1.0, decay_steps=-5), ValueError, "decay_steps must be in"),
+        (lambda: fl.InverseTimeLR(-1.0, decay_steps=5), ValueError, "lr must be in"),
         (lambda: fl.CosineLR(1.0, total_steps=0), ValueError, "total_steps"),
         (lambda: fl.CosineLR(1.0, 10, min_lr=2.0), ValueError, "min_lr must be in"),
     ],
@@ -67,7 +80,8 @@ def test_bad_step_count(t):
 
 @pytest.mark.parametrize(
     "schedule",
-    [fl.ConstantLR(0.1), fl.StepLR(0.1, 2, 0.5), fl.InverseScalingLR(0.1, 0.5), fl.CosineLR(0.1, 4)],
+    [fl.ConstantLR(0.1), fl.StepLR(0.1, 2, 0.5), fl.InverseScalingLR(0.1, 0.5),
+     fl.InverseTimeLR(0.1, 3), fl.CosineLR(0.1, 4)],
     ids=lambda s: type(s).__name__,
 )
 def test_sgd_follows_schedule(schedule):

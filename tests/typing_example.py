@@ -119,7 +119,7 @@ def linear(rng: np.random.Generator, n: int, d: int, c: int) -> list[float]:
 
     schedules: list[fl.LRSchedule] = [
         fl.ConstantLR(0.1), fl.StepLR(0.1, 10), fl.InverseScalingLR(0.1, power=0.5),
-        fl.CosineLR(0.1, total_steps=100, min_lr=0.0),
+        fl.InverseTimeLR(0.1, decay_steps=100), fl.CosineLR(0.1, total_steps=100, min_lr=0.0),
     ]
     rates = [s(10) for s in schedules]
     return [svm, grad_norm(dW_svm), sm, err, float(ref_svm), float(ref_sm), lr_now,

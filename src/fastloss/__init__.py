@@ -24,7 +24,8 @@ from .distance import absolute_error, huber, smooth_l1, squared_error
 from .losses import log_softmax, multiclass_hinge, softmax, softmax_cross_entropy
 from .classifier import LinearClassifier, NotFittedError
 from .linear import gradcheck, softmax_loss, svm_loss
-from .optim import SGD, ConstantLR, CosineLR, InverseScalingLR, LRSchedule, StepLR, sgd_update
+from .optim import (SGD, ConstantLR, CosineLR, InverseScalingLR, InverseTimeLR, LRSchedule, StepLR,
+                    sgd_update)
 
 __all__ = [
     # the losses (losses.py, binary.py, distance.py)
@@ -32,7 +33,8 @@ __all__ = [
     "binary_hinge", "sigmoid_cross_entropy", "sigmoid",
     "squared_error", "absolute_error", "huber", "smooth_l1",
     # optimisation (optim.py, adaptive.py, linear.py) and the classifier (classifier.py)
-    "sgd_update", "SGD", "LRSchedule", "ConstantLR", "StepLR", "InverseScalingLR", "CosineLR",
+    "sgd_update", "SGD", "LRSchedule", "ConstantLR", "StepLR", "InverseScalingLR", "InverseTimeLR",
+    "CosineLR",
     "adam_update", "rmsprop_update", "adagrad_update", "Adam", "AdamW", "RMSprop", "Adagrad",
     "svm_loss", "softmax_loss", "gradcheck", "LinearClassifier", "NotFittedError",
     # the build and its threads

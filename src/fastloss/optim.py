@@ -8,7 +8,7 @@ use (_dispatch.py).  The kernel is in kernels/sgd.pxi, its NumPy twin in
 :class:`SGD` keeps the momentum state of a list of parameters and follows
 ``torch.optim.SGD`` step for step; the learning-rate schedules
 (:class:`ConstantLR`, :class:`StepLR`, :class:`InverseScalingLR`,
-:class:`CosineLR`) are small callables ``t -> learning rate`` that an
+:class:`InverseTimeLR`, :class:`CosineLR`) are small callables ``t -> learning rate`` that an
 :class:`SGD` evaluates at its step count.
 """
 
@@ -30,6 +30,7 @@ __all__ = [
     "ConstantLR",
     "CosineLR",
     "InverseScalingLR",
+    "InverseTimeLR",
     "LRSchedule",
     "StepLR",
     "sgd_update",
@@ -271,6 +272,29 @@ class InverseScalingLR(LRSchedule):
 
     def __call__(self, t: int) -> float:
         return self.lr / (_step(t) + 1) ** self.power
+
+
+class InverseTimeLR(LRSchedule):
+    """Inverse-time decay: η_t = η0 / (1 + t / decay_steps).
+
+    The rate halves after ``decay_steps`` steps and falls as 1/t after that:
+    Bottou's SGD schedule, Keras's ``InverseTimeDecay``, and the form of
+    scikit-learn's ``"optimal"`` rate (η0 = 1/(α·t0), decay_steps = t0).  On
+    sparse text data it lets the first steps be large and the model settle.
+
+    >>> s = InverseTimeLR(1.0, decay_steps=10)
+    >>> s(0), s(10), s(30)
+    (1.0, 0.5, 0.25)
+    """
+
+    def __init__(self, lr: float, decay_steps: float) -> None:
+        self.lr = v.finite_real(lr, "lr", low=0.0)
+        self.decay_steps = v.finite_real(decay_steps, "decay_steps", low=0.0)
+        if self.decay_steps == 0.0:
+            raise ValueError("decay_steps must be > 0, got 0.0")
+
+    def __call__(self, t: int) -> float:
+        return self.lr / (1.0 + _step(t) / self.decay_steps)
 
 
 class CosineLR(LRSchedule):
