@@ -295,16 +295,16 @@ def test_engine_threads(threads, loss, momentum, nesterov, reg, dtype, rng):
     # Shares of a step's rows score, shares of W's columns update: W, b and the
     # velocity are the same bits at every thread count; the history's L2 term
     # sums ΣW² share by share (rounding).
-    # a step of 200 rows x ~140 non-zeros x 21 classes: above the engine's
-    # threshold for threads (kernels/sparse.pxi)
-    n, d, c = 600, 400, 21
+    # a step of 500 rows x ~140 non-zeros x 21 classes: work enough for 5 threads
+    # (kernels/sparse.pxi: 2^19 multiply-adds a step, 2^18 a thread)
+    n, d, c = 1500, 400, 21
     X = _csr(rng, n, d, 0.35, dtype, duplicates=True)
     y = rng.integers(0, c, n)
     W = (0.1 * rng.standard_normal((d, c))).astype(dtype)
     b = np.zeros(c, dtype)
     order = rng.permutation(n).astype(np.intp)
     lr = np.full(3, 0.5)
-    kw = dict(loss=loss, batch_size=200, reg=reg, momentum=momentum, nesterov=nesterov,
+    kw = dict(loss=loss, batch_size=500, reg=reg, momentum=momentum, nesterov=nesterov,
               sample_weight=rng.random(n))
     if momentum:
         kw.update(V=np.zeros_like(W), Vb=np.zeros_like(b))

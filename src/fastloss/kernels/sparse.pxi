@@ -18,9 +18,9 @@ cdef extern from "simd/sparse.h":
     int FL_SPARSE_G
     int FL_SPARSE_MAXT
     Py_ssize_t fl_sparse_epoch_f32(const fl_train* t, const fl_csr* x, Py_ssize_t s0,
-                                   Py_ssize_t s1, int nb) noexcept nogil
+                                   Py_ssize_t s1, int nt) noexcept nogil
     Py_ssize_t fl_sparse_epoch_f64(const fl_train* t, const fl_csr* x, Py_ssize_t s0,
-                                   Py_ssize_t s1, int nb) noexcept nogil
+                                   Py_ssize_t s1, int nt) noexcept nogil
     double fl_sparse_gradient_f32(const fl_train* t, const fl_csr* x, float* G,
                                   int* oom) noexcept nogil
     double fl_sparse_gradient_f64(const fl_train* t, const fl_csr* x, double* G,
@@ -106,7 +106,7 @@ def sparse_train_epoch(const floating[::1] data, const csr_index[::1] indices,
     before its update).  Checks the CSR arrays, ``order`` and the labels
     before it touches anything (ValueError).
     """
-    cdef Py_ssize_t n = y.shape[0], d = W.shape[0], c = W.shape[1], steps, i, bad
+    cdef Py_ssize_t n = y.shape[0], d = W.shape[0], c = W.shape[1], steps, i, bad, step_work
     cdef fl_train t
     cdef fl_csr x
     cdef int nt
@@ -168,8 +168,9 @@ def sparse_train_epoch(const floating[::1] data, const csr_index[::1] indices,
     t.group = FL_SPARSE_G  # (the engine groups rows by FL_SPARSE_G)
     # threads: a share of a step's groups of FL_SPARSE_G rows each, when a step has
     # the work (SPARSE_EPOCH_PARALLEL_MIN)
-    nt = max(1, min(threads_for(min(batch_size, n) * max(1, data.shape[0] // n) * c,
-                                SPARSE_EPOCH_PARALLEL_MIN), FL_SPARSE_MAXT,
+    step_work = min(batch_size, n) * max(1, data.shape[0] // n) * c
+    nt = max(1, min(threads_for(step_work, SPARSE_EPOCH_PARALLEL_MIN), FL_SPARSE_MAXT,
+                    step_work // (SPARSE_EPOCH_PARALLEL_MIN // 2),   # >= 2^18 a thread
                     (min(batch_size, n) + FL_SPARSE_G - 1) // FL_SPARSE_G))
     t.threads = nt
     if start == stop:

@@ -68,9 +68,10 @@
 #endif
 /* Classes scored with a row's sums on the stack (more: the sums in S itself). */
 #define FL_SPARSE_CMAX 64
-/* The epoch's rows in groups of FL_SPARSE_G (a share of a step: whole groups);
+/* The epoch's rows in groups of FL_SPARSE_G (a share of a step: whole groups;
+ * a multiple of every FL_ROWS, as train.h's groups, for sce.h's row blocks);
  * shares at most FL_SPARSE_MAXT; columns owned by chunks of 2^FL_SPARSE_CHUNK. */
-#define FL_SPARSE_G 8
+#define FL_SPARSE_G FL_TRAIN_G
 #define FL_SPARSE_MAXT 64
 #define FL_SPARSE_CHUNK 6
 /* The groups ahead whose rows a share prefetches. */
@@ -362,14 +363,21 @@ static double FL_FN(sparse_gradient)(const fl_train *t, const fl_csr *x, FL_T *G
 #else
         const int me = 0;
 #endif
-        FL_T *S = (FL_T *)(p + me * per);
-        loss_part[me] = FL_FN(csr_batch)(t, x, scale, perm, (const FL_T *)t->Wt, S,
-                                         S + FL_TRAIN_G * c, G_all + me * d * c, me, nt);
+#ifdef _OPENMP
+        const int nth = omp_get_num_threads();
+#else
+        const int nth = 1;
+#endif
+        for (int k = me; k < nt; k += nth) {   /* (OpenMP may give fewer threads) */
+            FL_T *S = (FL_T *)(p + k * per);
+            loss_part[k] = FL_FN(csr_batch)(t, x, scale, perm, (const FL_T *)t->Wt, S,
+                                            S + FL_TRAIN_G * c, G_all + k * d * c, k, nt);
+        }
 #ifdef _OPENMP
 #pragma omp barrier
 #endif
         ptrdiff_t lo, hi;
-        fl_train_split(d * c, nt, me, &lo, &hi);
+        fl_train_split(d * c, nth, me, &lo, &hi);
         for (int k = 1; k < nt; k++) {
             const FL_T *h = G_all + k * d * c;
             for (ptrdiff_t e = lo; e < hi; e++) G_all[e] += h[e];

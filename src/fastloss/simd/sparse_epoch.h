@@ -39,6 +39,7 @@ typedef struct {
 typedef struct {
     FL_T *Sb, *dSb;             /* the batch's scores and dS (batch, c) */
     double *gloss;              /* the loss sum of each group of the batch */
+    double scale;               /* the batch's mean factor (score share 0) */
     const uint8_t *owner;       /* the share that owns each chunk of columns */
     int64_t *marks;             /* (d): the step that last applied a row's velocity */
     FL_FN(csr_share) *sh;
@@ -88,8 +89,8 @@ static inline void FL_FN(csr_bucket)(const fl_train *t, const fl_csr *x, const F
     for (q = 0; q < nt; q++) sh->end[q] = cnt[q];
 }
 
-/* The rows [k0, k1) of the share k's groups of step u: ((m + G - 1) / G groups split as
- * fl_train_split splits them). */
+/* The groups [*g0, *g1) of step u's batch that are share k's (its (m + G - 1) / G
+ * groups split as fl_train_split splits them). */
 static inline void FL_FN(csr_share_rows)(const fl_train *t, int nt, int k, ptrdiff_t u,
                                          ptrdiff_t *g0, ptrdiff_t *g1)
 {
@@ -149,6 +150,7 @@ static void FL_FN(csr_phase_score)(const fl_train *t, const fl_csr *x, FL_FN(csr
         }
     }
     const double scale = fl_train_mean_scale(t, i0, m);
+    if (k == 0) run->scale = scale;
     for (ptrdiff_t gi = glo; gi < ghi; gi++) {
         const ptrdiff_t r0 = gi * G, g = m - r0 < G ? m - r0 : G;
         /* the rows of the share's group FL_SPARSE_AHEAD groups on (of this batch
@@ -196,7 +198,7 @@ static double FL_FN(csr_phase_update)(const fl_train *t, const fl_csr *x, FL_FN(
     ptrdiff_t j, q, r;
     double total = 0.0;
     for (q = 0; q < (m + G - 1) / G; q++) total += run->gloss[q];
-    const double data_loss = total * fl_train_mean_scale(t, i0, m);
+    const double data_loss = total * run->scale;
     if (!isfinite(data_loss)) return data_loss;
     const double lr = t->lr[u];
     if (k == 0) {   /* the loss with the L2 term before the update */

@@ -607,14 +607,21 @@ static double FL_FN(train_gradient)(const fl_train *t, FL_T *dWt_all, FL_T *db_a
 #else
         const int me = 0;
 #endif
-        FL_FN(train_scratch) w;
-        FL_FN(train_scratch_at)(t, &w, base + me * per_thread, dWt_all, db_all, me);
-        loss_part[me] = FL_FN(train_batch)(t, &w, 0, n, t->y, t->sw, scale, perm, me, nt);
+#ifdef _OPENMP
+        const int nth = omp_get_num_threads();
+#else
+        const int nth = 1;
+#endif
+        for (int k = me; k < nt; k += nth) {   /* (OpenMP may give fewer threads) */
+            FL_FN(train_scratch) w;
+            FL_FN(train_scratch_at)(t, &w, base + k * per_thread, dWt_all, db_all, k);
+            loss_part[k] = FL_FN(train_batch)(t, &w, 0, n, t->y, t->sw, scale, perm, k, nt);
+        }
 #ifdef _OPENMP
 #pragma omp barrier
 #endif
         ptrdiff_t lo, hi;
-        fl_train_split(wsize, nt, me, &lo, &hi);
+        fl_train_split(wsize, nth, me, &lo, &hi);
         for (int k = 1; k < nt; k++) {
             const FL_T *h = dWt_all + k * wsize;
             for (ptrdiff_t j = lo; j < hi; j++) dWt_all[j] += h[j];
