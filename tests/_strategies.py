@@ -128,3 +128,19 @@ def problems(draw, dtype=np.float64, max_n=8, min_c=1, max_c=40, lo=-30.0, hi=30
 
 def snapshot(*arrays):
     return [None if a is None else np.array(a, copy=True) for a in arrays]
+
+
+def torch_trajectory(torch, cls, params0, grads_seq, lrs, **kw):
+    """The parameters after each step of the torch optimiser ``cls(params, lr, **kw)`` fed
+    ``grads_seq`` (a list of gradient lists), with learning rate ``lrs[k]`` at step k."""
+    ts = [torch.tensor(p.copy(), requires_grad=True) for p in params0]
+    opt = cls(ts, lr=lrs[0], **kw)
+    out = []
+    for k, grads in enumerate(grads_seq):
+        for group in opt.param_groups:
+            group["lr"] = lrs[k]
+        for t, g in zip(ts, grads):
+            t.grad = torch.tensor(g)
+        opt.step()
+        out.append([t.detach().numpy().copy() for t in ts])
+    return out

@@ -14,7 +14,7 @@ from fastloss import _dispatch
 from fastloss import _threads
 from fastloss import reference as ref
 
-from _strategies import HYP
+from _strategies import HYP, torch_trajectory
 
 SHAPES = [(1,), (7,), (33,), (17, 5), (2, 3, 4)]
 #: Trajectory tolerances: many steps of rounding-level differences (torch divides by
@@ -110,20 +110,6 @@ def test_adagrad_update_matches_reference(isa, dtype, kw, shape, rng):
 
 # ---- the optimisers against torch.optim ----------------------------------------------------
 
-def _torch_run(torch, cls, params0, grads_seq, lrs, **kw):
-    ts = [torch.tensor(p.copy(), requires_grad=True) for p in params0]
-    opt = cls(ts, lr=lrs[0], **kw)
-    out = []
-    for k, grads in enumerate(grads_seq):
-        for group in opt.param_groups:
-            group["lr"] = lrs[k]
-        for t, g in zip(ts, grads):
-            t.grad = torch.tensor(g)
-        opt.step()
-        out.append([t.detach().numpy().copy() for t in ts])
-    return out
-
-
 def _check_trajectory(opt, params, grads_seq, lrs, expected, dtype):
     addrs = [p.ctypes.data for p in params]
     for k, grads in enumerate(grads_seq):
@@ -149,7 +135,7 @@ def test_adam_matches_torch(isa, dtype, kw, rng):
     tkw = dict(kw)
     decoupled = tkw.pop("decoupled")
     cls = torch.optim.AdamW if decoupled else torch.optim.Adam
-    expected = _torch_run(torch, cls, params0, grads_seq, lrs, foreach=False, **tkw)
+    expected = torch_trajectory(torch, cls, params0, grads_seq, lrs, foreach=False, **tkw)
     params = [p.copy() for p in params0]
     opt = fl.AdamW(params, **tkw) if decoupled else fl.Adam(params, **tkw)
     _check_trajectory(opt, params, grads_seq, lrs, expected, dtype)
@@ -159,7 +145,7 @@ def test_adam_matches_torch(isa, dtype, kw, rng):
 def test_adam_matches_torch_fused(dtype, amsgrad, rng):
     torch = pytest.importorskip("torch")
     params0, grads_seq, lrs = _problem(rng, dtype)
-    expected = _torch_run(torch, torch.optim.Adam, params0, grads_seq, lrs, fused=True,
+    expected = torch_trajectory(torch, torch.optim.Adam, params0, grads_seq, lrs, fused=True,
                           amsgrad=amsgrad, weight_decay=0.01)
     params = [p.copy() for p in params0]
     _check_trajectory(fl.Adam(params, amsgrad=amsgrad, weight_decay=0.01), params, grads_seq,
@@ -170,7 +156,7 @@ def test_adam_matches_torch_fused(dtype, amsgrad, rng):
 def test_rmsprop_matches_torch(isa, dtype, kw, rng):
     torch = pytest.importorskip("torch")
     params0, grads_seq, lrs = _problem(rng, dtype)
-    expected = _torch_run(torch, torch.optim.RMSprop, params0, grads_seq, lrs, foreach=False, **kw)
+    expected = torch_trajectory(torch, torch.optim.RMSprop, params0, grads_seq, lrs, foreach=False, **kw)
     params = [p.copy() for p in params0]
     _check_trajectory(fl.RMSprop(params, **kw), params, grads_seq, lrs, expected, dtype)
 
@@ -179,7 +165,7 @@ def test_rmsprop_matches_torch(isa, dtype, kw, rng):
 def test_adagrad_matches_torch(isa, dtype, kw, rng):
     torch = pytest.importorskip("torch")
     params0, grads_seq, lrs = _problem(rng, dtype)
-    expected = _torch_run(torch, torch.optim.Adagrad, params0, grads_seq, lrs, foreach=False, **kw)
+    expected = torch_trajectory(torch, torch.optim.Adagrad, params0, grads_seq, lrs, foreach=False, **kw)
     params = [p.copy() for p in params0]
     _check_trajectory(fl.Adagrad(params, **kw), params, grads_seq, lrs, expected, dtype)
 
@@ -188,7 +174,7 @@ def test_mixed_dtypes_in_one_optimiser(rng):
     torch = pytest.importorskip("torch")
     params0 = [rng.standard_normal(50).astype(np.float32), rng.standard_normal((4, 6))]
     grads_seq = [[rng.standard_normal(p.shape).astype(p.dtype) for p in params0] for _ in range(10)]
-    expected = _torch_run(torch, torch.optim.Adam, params0, grads_seq, [0.01] * 10, foreach=False)
+    expected = torch_trajectory(torch, torch.optim.Adam, params0, grads_seq, [0.01] * 10, foreach=False)
     params = [p.copy() for p in params0]
     opt = fl.Adam(params, 0.01)
     for grads in grads_seq:

@@ -8,6 +8,8 @@ import pytest
 import fastloss as fl
 from fastloss import reference as ref
 
+from _strategies import torch_trajectory
+
 # (momentum, dampening, nesterov, weight_decay, maximize): every combination torch allows
 OPTIONS = [
     (mu, damp, nest, wd, mx)
@@ -160,21 +162,6 @@ def test_grad_partially_overlapping_param_rejected(dtype):
 # SGD
 
 
-def _torch_trajectory(torch, params0, grads_seq, lr, kw, lrs=None):
-    ts = [torch.tensor(p.copy(), requires_grad=True) for p in params0]
-    opt = torch.optim.SGD(ts, lr=lr, foreach=False, **kw)
-    out = []
-    for k, grads in enumerate(grads_seq):
-        if lrs is not None:
-            for group in opt.param_groups:
-                group["lr"] = lrs[k]
-        for t, g in zip(ts, grads):
-            t.grad = torch.tensor(g)
-        opt.step()
-        out.append([t.detach().numpy().copy() for t in ts])
-    return out
-
-
 @pytest.mark.parametrize("opt", OPTIONS, ids=OPTION_IDS)
 def test_sgd_matches_torch(isa, dtype, opt, rng):
     torch = pytest.importorskip("torch")
@@ -182,7 +169,8 @@ def test_sgd_matches_torch(isa, dtype, opt, rng):
     params0 = [rng.standard_normal((13, 7)).astype(dtype), rng.standard_normal(7).astype(dtype)]
     grads_seq = [[rng.standard_normal(p.shape).astype(dtype) for p in params0] for _ in range(6)]
     lrs = [0.1, 0.1, 0.05, 0.05, 0.2, 0.01]
-    expected = _torch_trajectory(torch, params0, grads_seq, 0.1, kw, lrs)
+    expected = torch_trajectory(torch, torch.optim.SGD, params0, grads_seq, lrs, foreach=False,
+                                **kw)
     params = [p.copy() for p in params0]
     addrs = [p.ctypes.data for p in params]
     sgd = fl.SGD(params, 0.1, **kw)

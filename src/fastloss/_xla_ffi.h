@@ -198,51 +198,50 @@ static FL_XLA_Buffer *fl_xla_buffer(const FL_XLA_CallFrame *frame, int rets, int
     return buf->struct_size >= FL_XLA_BUFFER_SIZE ? buf : NULL;
 }
 
-/* The scalar attribute `name` as a double: 1 if found (and numeric), else 0. */
-static int fl_xla_attr(const FL_XLA_CallFrame *frame, const char *name, double *value)
+/* The scalar attribute `name`, or NULL. */
+static const FL_XLA_Scalar *fl_xla_scalar(const FL_XLA_CallFrame *frame, const char *name)
 {
     const FL_XLA_Attrs *a = &frame->attrs;
     const size_t len = strlen(name);
     for (int64_t i = 0; i < a->size; i++) {
         const FL_XLA_ByteSpan *s = a->names[i];
-        if (a->types[i] != FL_XLA_ATTR_SCALAR || s->len != len || memcmp(s->ptr, name, len) != 0)
-            continue;
-        const FL_XLA_Scalar *x = (const FL_XLA_Scalar *)a->attrs[i];
-        switch (x->dtype) {
-        case FL_XLA_PRED: *value = *(const uint8_t *)x->value != 0; return 1;
-        case FL_XLA_S8: *value = *(const int8_t *)x->value; return 1;
-        case FL_XLA_S16: *value = *(const int16_t *)x->value; return 1;
-        case FL_XLA_S32: *value = *(const int32_t *)x->value; return 1;
-        case FL_XLA_S64: *value = (double)*(const int64_t *)x->value; return 1;
-        case FL_XLA_U8: *value = *(const uint8_t *)x->value; return 1;
-        case FL_XLA_U16: *value = *(const uint16_t *)x->value; return 1;
-        case FL_XLA_U32: *value = *(const uint32_t *)x->value; return 1;
-        case FL_XLA_U64: *value = (double)*(const uint64_t *)x->value; return 1;
-        case FL_XLA_F32: *value = *(const float *)x->value; return 1;
-        case FL_XLA_F64: *value = *(const double *)x->value; return 1;
-        default: return 0;
-        }
+        if (a->types[i] == FL_XLA_ATTR_SCALAR && s->len == len && memcmp(s->ptr, name, len) == 0)
+            return (const FL_XLA_Scalar *)a->attrs[i];
     }
-    return 0;
+    return NULL;
+}
+
+/* The scalar attribute `name` as a double: 1 if found (and numeric), else 0. */
+static int fl_xla_attr(const FL_XLA_CallFrame *frame, const char *name, double *value)
+{
+    const FL_XLA_Scalar *x = fl_xla_scalar(frame, name);
+    if (x == NULL) return 0;
+    switch (x->dtype) {
+    case FL_XLA_PRED: *value = *(const uint8_t *)x->value != 0; return 1;
+    case FL_XLA_S8: *value = *(const int8_t *)x->value; return 1;
+    case FL_XLA_S16: *value = *(const int16_t *)x->value; return 1;
+    case FL_XLA_S32: *value = *(const int32_t *)x->value; return 1;
+    case FL_XLA_S64: *value = (double)*(const int64_t *)x->value; return 1;
+    case FL_XLA_U8: *value = *(const uint8_t *)x->value; return 1;
+    case FL_XLA_U16: *value = *(const uint16_t *)x->value; return 1;
+    case FL_XLA_U32: *value = *(const uint32_t *)x->value; return 1;
+    case FL_XLA_U64: *value = (double)*(const uint64_t *)x->value; return 1;
+    case FL_XLA_F32: *value = *(const float *)x->value; return 1;
+    case FL_XLA_F64: *value = *(const double *)x->value; return 1;
+    default: return 0;
+    }
 }
 
 /* The integer scalar attribute `name` exactly (1 if found as an integer, else 0). */
 static int fl_xla_attr_int(const FL_XLA_CallFrame *frame, const char *name, int64_t *value)
 {
-    const FL_XLA_Attrs *a = &frame->attrs;
-    const size_t len = strlen(name);
-    for (int64_t i = 0; i < a->size; i++) {
-        const FL_XLA_ByteSpan *s = a->names[i];
-        if (a->types[i] != FL_XLA_ATTR_SCALAR || s->len != len || memcmp(s->ptr, name, len) != 0)
-            continue;
-        const FL_XLA_Scalar *x = (const FL_XLA_Scalar *)a->attrs[i];
-        switch (x->dtype) {
-        case FL_XLA_S32: *value = *(const int32_t *)x->value; return 1;
-        case FL_XLA_S64: *value = *(const int64_t *)x->value; return 1;
-        default: return 0;
-        }
+    const FL_XLA_Scalar *x = fl_xla_scalar(frame, name);
+    if (x == NULL) return 0;
+    switch (x->dtype) {
+    case FL_XLA_S32: *value = *(const int32_t *)x->value; return 1;
+    case FL_XLA_S64: *value = *(const int64_t *)x->value; return 1;
+    default: return 0;
     }
-    return 0;
 }
 
 #endif /* FASTLOSS_XLA_FFI_H */

@@ -519,6 +519,19 @@ def softmax_loss(W, X, y, reg=0.0):
     return float(loss), dW
 
 
+def _batch_loss(Xb, yb, swb, W, b, loss, margin, reg):
+    """A batch's loss (the mean of ``loss`` over the scores ``Xb·W + b``, plus ``reg·ΣW²``)
+    and the gradient of its data term with respect to the scores."""
+    S = Xb @ W
+    if b is not None:
+        S += b
+    if loss == "softmax":
+        value, dS = softmax_cross_entropy(S, yb, sample_weight=swb)
+    else:
+        value, dS = multiclass_hinge(S, yb, margin=margin, sample_weight=swb)
+    return value + reg * float(np.sum(W.astype(np.float64) ** 2)), dS
+
+
 def train_epoch(X, y, W, order, lr, *, loss, batch_size, b=None, V=None, Vb=None,
                 sample_weight=None, margin=1.0, reg=0.0, momentum=0.0, nesterov=False):
     """One epoch of mini-batch SGD of a linear classifier, a step at a time: the
@@ -536,14 +549,8 @@ def train_epoch(X, y, W, order, lr, *, loss, batch_size, b=None, V=None, Vb=None
         idx = order[start:start + batch_size]
         Xb, yb = X[idx], y[idx]
         swb = None if sample_weight is None else sample_weight[idx]
-        S = Xb @ W
-        if b is not None:
-            S += b
-        if loss == "softmax":
-            value, dS = softmax_cross_entropy(S, yb, sample_weight=swb)
-        else:
-            value, dS = multiclass_hinge(S, yb, margin=margin, sample_weight=swb)
-        history.append(value + reg * float(np.sum(W.astype(np.float64) ** 2)))
+        value, dS = _batch_loss(Xb, yb, swb, W, b, loss, margin, reg)
+        history.append(value)
         sgd_update(W, Xb.T @ dS, lr=lr[k], momentum=momentum, velocity=V,
                    weight_decay=2 * reg, nesterov=nesterov)
         if b is not None:
@@ -586,14 +593,8 @@ def sparse_train_epoch(data, indices, indptr, shape, y, W, order, lr, *, loss, b
         T = np.unique(np.concatenate(cols)) if cols else np.zeros(0, np.int64)
         yb = y[idx]
         swb = None if sample_weight is None else sample_weight[idx]
-        S = Xb @ W
-        if b is not None:
-            S += b
-        if loss == "softmax":
-            value, dS = softmax_cross_entropy(S, yb, sample_weight=swb)
-        else:
-            value, dS = multiclass_hinge(S, yb, margin=margin, sample_weight=swb)
-        history.append(value + reg * float(np.sum(W.astype(np.float64) ** 2)))
+        value, dS = _batch_loss(Xb, yb, swb, W, b, loss, margin, reg)
+        history.append(value)
         g = (Xb.T @ dS)[T]
         W *= W.dtype.type(1 - lr[k] * 2 * reg)
         if momentum == 0:

@@ -358,16 +358,8 @@ static double FL_FN(sparse_gradient)(const fl_train *t, const fl_csr *x, FL_T *G
 #pragma omp parallel num_threads(nt) if (nt > 1)
 #endif
     {
-#ifdef _OPENMP
-        const int me = omp_get_thread_num();
-#else
-        const int me = 0;
-#endif
-#ifdef _OPENMP
-        const int nth = omp_get_num_threads();
-#else
-        const int nth = 1;
-#endif
+        const int me = fl_thread_num();
+        const int nth = fl_team_size();
         for (int k = me; k < nt; k += nth) {   /* (OpenMP may give fewer threads) */
             FL_T *S = (FL_T *)(p + k * per);
             loss_part[k] = FL_FN(csr_batch)(t, x, scale, perm, (const FL_T *)t->Wt, S,

@@ -41,6 +41,17 @@
 #include <omp.h>
 #endif
 
+/* This thread's number in the running team, and the team's size (0 and 1
+ * outside a parallel region or without OpenMP; the team may be smaller than
+ * num_threads asked). */
+#ifdef _OPENMP
+#define fl_thread_num() omp_get_thread_num()
+#define fl_team_size() omp_get_num_threads()
+#else
+#define fl_thread_num() 0
+#define fl_team_size() 1
+#endif
+
 #include "call.h"
 #include "hinge.h"
 #include "sce.h"
@@ -509,11 +520,7 @@ static ptrdiff_t FL_FN(train_epoch)(const fl_train *t, ptrdiff_t s0, ptrdiff_t s
 #pragma omp parallel num_threads(nthreads) if (nthreads > 1)
 #endif
     {
-#ifdef _OPENMP
-        const int me = omp_get_thread_num();
-#else
-        const int me = 0;
-#endif
+        const int me = fl_thread_num();
         FL_FN(train_scratch) w;
         FL_FN(train_scratch_at)(t, &w, base + me * per_thread, dWt_all, db_all, me);
         long long phase_index;      /* 2·(step - s0) + phase */
@@ -602,16 +609,8 @@ static double FL_FN(train_gradient)(const fl_train *t, FL_T *dWt_all, FL_T *db_a
 #pragma omp parallel num_threads(nt) if (nt > 1)
 #endif
     {
-#ifdef _OPENMP
-        const int me = omp_get_thread_num();
-#else
-        const int me = 0;
-#endif
-#ifdef _OPENMP
-        const int nth = omp_get_num_threads();
-#else
-        const int nth = 1;
-#endif
+        const int me = fl_thread_num();
+        const int nth = fl_team_size();
         for (int k = me; k < nt; k += nth) {   /* (OpenMP may give fewer threads) */
             FL_FN(train_scratch) w;
             FL_FN(train_scratch_at)(t, &w, base + k * per_thread, dWt_all, db_all, k);

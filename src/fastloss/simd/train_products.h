@@ -10,34 +10,6 @@
 
 #if FL_VECTORS
 
-/* Σ of the lanes of v, as a tree. */
-FL_INLINE FL_T FL_FN(train_hsum)(FL_V v)
-{
-#if FL_X86 && defined(__AVX512F__)
-    return FL_MM(_mm512_reduce_add_p)((FL_M512)v);
-#elif FL_X86 && defined(__AVX__)
-    FL_M128 s = FL_MM(_mm_add_p)(FL_QUARTER_LO((FL_M256)v), FL_MM(_mm256_extractf128_p)((FL_M256)v, 1));
-#if FL_BITS == 32
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    return _mm_cvtss_f32(_mm_add_ss(s, _mm_shuffle_ps(s, s, 1)));
-#else
-    return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
-#endif
-#elif FL_X86
-    FL_M128 s = (FL_M128)v;
-#if FL_BITS == 32
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    return _mm_cvtss_f32(_mm_add_ss(s, _mm_shuffle_ps(s, s, 1)));
-#else
-    return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
-#endif
-#else
-    FL_T s = 0;
-    for (int k = 0; k < FL_N; k++) s += v[k];
-    return s;
-#endif
-}
-
 /* S[k·c + j] = x_k · Wt[j] + b[j] for the rows x[0 .. nr-1] (nr <= FL_TRAIN_R)
  * and the classes j0 .. j0+nc-1 (nc <= FL_TRAIN_CB): nr·nc vector
  * accumulators over d, each x vector loaded once for the nc classes and each
@@ -73,7 +45,7 @@ FL_INLINE void FL_FN(train_dot)(const FL_T *const *x, const FL_T *Wt, const FL_T
     *pf = p;
     for (r = 0; r < nr; r++)
         for (j = 0; j < nc; j++)
-            S[r * c + j0 + j] = FL_FN(train_hsum)(acc[r][j]) + (b != NULL ? b[j0 + j] : 0);
+            S[r * c + j0 + j] = FL_OP(hsum)(acc[r][j]) + (b != NULL ? b[j0 + j] : 0);
 }
 
 /* dWt[j] += Σ_k dS[k·c + j] · x_k and db[j] += Σ_k dS[k·c + j] over the rows

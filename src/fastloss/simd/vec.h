@@ -319,6 +319,28 @@ FL_INLINE void FL_OP(store_tail)(FL_T *p, FL_V v, ptrdiff_t rem)
 #endif
 }
 
+#if FL_BITS == 32
+/* Σ of the lanes, as a tree: fl_f32_hsum (float64's, fl_f64_hsum, is above). */
+FL_INLINE float FL_OP(hsum)(fl_vf v)
+{
+#if FL_X86 && defined(__AVX512F__)
+    return _mm512_reduce_add_ps((__m512)v);
+#elif FL_X86
+#if defined(__AVX__)
+    __m128 b = _mm_add_ps(FL_QUARTER_LO_32((__m256)v), _mm256_extractf128_ps((__m256)v, 1));
+#else
+    __m128 b = (__m128)v;
+#endif
+    b = _mm_add_ps(b, _mm_movehl_ps(b, b));
+    return _mm_cvtss_f32(_mm_add_ss(b, _mm_shuffle_ps(b, b, 1)));
+#else
+    float s = 0;
+    for (int k = 0; k < FL_N; k++) s += v[k];
+    return s;
+#endif
+}
+#endif
+
 /* max of the lanes, as a tree (NaNs may be skipped). */
 FL_INLINE FL_T FL_OP(hmax)(FL_V v)
 {
