@@ -4,6 +4,7 @@ rule, verbose, float labels, NotFittedError without scikit-learn; each with its 
 
 import pickle
 import re
+import warnings
 
 import numpy as np
 import pytest
@@ -312,6 +313,10 @@ def test_feature_names_from_dataframes(rng):
         clf.predict(df[["a", "b", "c"]])
     with pytest.warns(UserWarning, match="X does not have valid feature names"):
         clf.predict(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")   # X is checked once: no warning about its own names
+        assert clf.score(df, y) == np.mean(clf.predict(df) == y)
+        clf.decision_function(df)
     plain = _clf().fit(X, y)
     assert not hasattr(plain, "feature_names_in_")
     with pytest.warns(UserWarning, match="X has feature names, but LinearClassifier was fitted without"):

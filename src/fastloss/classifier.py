@@ -615,10 +615,18 @@ class LinearClassifier:
         For two classes, the score of ``classes_[1]`` minus that of
         ``classes_[0]``: positive predicts ``classes_[1]``.
         """
-        X = self._check_fitted_X(X)
+        return self._decision(self._check_fitted_X(X))
+
+    def _decision(self, X):
+        """decision_function of an X already checked (``_check_fitted_X``)."""
         scores = X.astype(self.coef_.dtype, copy=False) @ self.coef_.T
         scores += self.intercept_
         return scores.ravel() if scores.shape[1] == 1 else scores
+
+    def _labels(self, s):
+        """The predicted classes of decision scores ``s``."""
+        index = (s > 0).astype(np.intp) if s.ndim == 1 else np.argmax(s, axis=1)
+        return self.classes_[index]
 
     def _class_scores(self, X):
         """(n_samples, n_classes) scores whose softmax is the model's probabilities."""
@@ -627,9 +635,7 @@ class LinearClassifier:
 
     def predict(self, X: npt.ArrayLike) -> npt.NDArray[Any]:
         """The class of highest score for every row."""
-        s = self.decision_function(X)  # checks first that the model is fitted
-        index = (s > 0).astype(np.intp) if s.ndim == 1 else np.argmax(s, axis=1)
-        return self.classes_[index]
+        return self._labels(self.decision_function(X))  # checks first that it is fitted
 
     @softmax_only
     def predict_proba(self, X: npt.ArrayLike) -> npt.NDArray[np.floating[Any]]:
@@ -662,7 +668,7 @@ class LinearClassifier:
         X = self._check_fitted_X(X)
         y = inp.check_y(y, X.shape[0], type(self).__name__)
         sw = inp.check_sample_weight(sample_weight, X.shape[0])
-        return float(np.average(self.predict(X) == y, weights=sw))
+        return float(np.average(self._labels(self._decision(X)) == y, weights=sw))
 
 
 def _accuracy(scores, codes, weights):
