@@ -1,4 +1,4 @@
-"""``python -m fastloss train``: runs, reports every epoch, writes the plot."""
+"""``python -m fastloss train``: runs, reports each batch size, writes the plot."""
 
 import os
 import subprocess

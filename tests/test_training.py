@@ -278,7 +278,6 @@ def test_bad_sample_weight_is_refused_before_anything_is_touched(weight, rng):
     (dict(momentum=0.9), "Vt"),
     (dict(stop=9), "steps"),
     (dict(start=3, stop=2), "steps"),
-    (dict(features=9), "features"),
 ])
 def test_bad_arguments(kwargs, match, rng):
     X, y, W, b, _ = _problem(rng, 64, 8, 3, np.float64)
@@ -287,18 +286,6 @@ def test_bad_arguments(kwargs, match, rng):
     with pytest.raises(ValueError, match=match):
         dispatch.kernels.train_epoch(X, y, np.ascontiguousarray(W.T), None, np.full(4, 0.1),
                                      np.zeros(4), **args)
-
-
-def test_features_leaves_trailing_columns_unread(rng):
-    X, y, W, b, _ = _problem(rng, 40, 6, 3, np.float64)
-    Xwide = np.c_[X, np.full((40, 3), np.nan)]
-    lr = np.full(3, 0.1)
-    Wt = np.ascontiguousarray(W.T)
-    h = np.empty(3)
-    assert dispatch.kernels.train_epoch(Xwide, y, Wt, None, lr, h, loss="softmax",
-                                        batch_size=16, features=6) == -1
-    want = _engine(X, y, W, b=None, order=None, lr=lr, loss="softmax", batch=16)
-    np.testing.assert_array_equal(Wt.T, want[1])
 
 
 # --------------------------------------------------------------------------

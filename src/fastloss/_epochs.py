@@ -14,6 +14,8 @@ import math
 
 import numpy as np
 
+from . import _sparse
+
 #: A step loss above this many times the model's first step loss means the fit diverged.
 DIVERGENCE_FACTOR = 1e4
 
@@ -63,7 +65,7 @@ def diverged(history: np.ndarray, loss0: float) -> int:
 def hint(learning_rate: object, X: np.ndarray) -> str:
     """What to change after a fit diverged: the learning rate, or the scale of the features."""
     with np.errstate(all="ignore"):
-        if hasattr(X, "tocsr") and hasattr(X, "nnz"):  # SciPy sparse: its stored values
+        if _sparse.is_sparse(X):  # its stored values
             data = np.asarray(X.data, dtype=np.float64)
             top = float(np.max(np.abs(data))) if data.size else 0.0
             mean = np.asarray(X.mean(axis=0), dtype=np.float64).ravel()

@@ -23,11 +23,6 @@ from . import _validation as v
 from ._sklearn_compat import warn_data_conversion
 
 
-def _is_sparse(X: Any) -> bool:
-    module = type(X).__module__ or ""
-    return module.startswith("scipy.sparse") or (hasattr(X, "tocsr") and hasattr(X, "nnz"))
-
-
 def check_X(X: Any, name: str = "X", finite: bool = True) -> np.ndarray:
     """``X`` as a 2-D ndarray of real numbers with at least one sample and one feature.
 
@@ -41,7 +36,7 @@ def check_X(X: Any, name: str = "X", finite: bool = True) -> np.ndarray:
     """
     if X is None:
         raise ValueError(f"{name} must be a 2-D array-like (n_samples, n_features), got None")
-    if _is_sparse(X):  # SciPy sparse: checked and kept as CSR (see _sparse.py)
+    if _sparse.is_sparse(X):  # SciPy sparse: checked and kept as CSR (see _sparse.py)
         return _sparse.check_X(X, name, finite)
     arr = np.asarray(X)
     kind = arr.dtype.kind
@@ -79,7 +74,7 @@ def not_finite(name: str) -> ValueError:
 
 def all_finite(arr: np.ndarray) -> bool:
     """Whether a float array holds no NaN or infinity (one read, no temporary when it can)."""
-    if _is_sparse(arr):
+    if _sparse.is_sparse(arr):
         return _sparse.all_finite(arr)
     if arr.dtype in (np.float32, np.float64) and arr.flags.c_contiguous and arr.dtype.isnative:
         return bool(_dispatch.kernels.all_finite(arr.reshape(-1)))

@@ -179,7 +179,6 @@ def train_epoch(
     steps_before: int = ...,
     start: int = ...,
     stop: int = ...,
-    features: int = ...,
     group: int = ...,
 ) -> int: ...
 def linear_gradient(

@@ -61,9 +61,9 @@ def check_X(X, name="X", finite=True):
     return X
 
 
-def _arrays(X, name="X"):
-    """The checked CSR arrays (data, indices, indptr) of the CSR matrix X, as they are
-    (contiguous, native; indices and indptr of one integer dtype)."""
+def _arrays(X, name="X", check=True):
+    """The CSR arrays (data, indices, indptr) of the CSR matrix X, as they are (contiguous,
+    native; indices and indptr of one integer dtype), checked unless ``check`` is False."""
     data = np.ascontiguousarray(X.data)
     if not data.dtype.isnative:
         data = data.astype(data.dtype.newbyteorder("="))
@@ -79,6 +79,8 @@ def _arrays(X, name="X"):
             or not indices.dtype.isnative:
         indices, indptr = indices.astype(np.int64), indptr.astype(np.int64)
     indices, indptr = np.ascontiguousarray(indices), np.ascontiguousarray(indptr)
+    if not check:
+        return data, indices, indptr
     try:
         _dispatch.kernels.csr_check(data, indices, indptr, X.shape[0], X.shape[1])
     except ValueError as err:
@@ -86,10 +88,11 @@ def _arrays(X, name="X"):
     return data, indices, indptr
 
 
-def arrays(X, dtype, name="X"):
+def arrays(X, dtype, name="X", check=True):
     """(data, indices, indptr) of the CSR matrix X for the kernels, data of ``dtype``
-    (a copy of the stored values only if their dtype differs), checked."""
-    data, indices, indptr = _arrays(X, name)
+    (a copy of the stored values only if their dtype differs), checked unless ``check`` is
+    False (X came from :func:`check_X`; the kernels check their CSR arrays again anyway)."""
+    data, indices, indptr = _arrays(X, name, check)
     return data.astype(dtype, copy=False), indices, indptr
 
 

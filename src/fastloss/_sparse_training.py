@@ -21,8 +21,6 @@ Semantics against the dense engine on the same data densified:
 The NumPy twin of exactly this is :func:`fastloss.reference.sparse_train_epoch`.
 """
 
-import numpy as np
-
 from . import _dispatch, _sparse
 from ._training import MiniBatchSGD
 
@@ -32,42 +30,20 @@ class SparseMiniBatchSGD(MiniBatchSGD):
     :func:`fastloss._sparse.check_X`), its values read as W's dtype.
 
     The engine works on W (D, C) as it is laid out (a column's C weights
-    contiguous); an epoch copies W's first D rows in at its start and out at
-    its end, so that a diverged epoch leaves W as it was.
+    contiguous: ``transposed = False``); an epoch copies W's first D rows in at
+    its start and out at its end, so that a diverged epoch leaves W as it was.
     """
+
+    transposed = False
 
     def __init__(self, X, yc, W, **kwargs):
         super().__init__(X, yc, W, **kwargs)
-        self.data, self.indices, self.indptr = _sparse.arrays(X, W.dtype)
-        d, c = self.d, W.shape[1]
-        self.Wt = self.Vt = None  # the dense engine's transposed copies: not used
-        self.Wd = np.empty((d, c), W.dtype)
-        self.Vd = np.empty((d, c), W.dtype) if self.V is not None else None
-
-    def _load(self):
-        d = self.d
-        np.copyto(self.Wd, self.W[:d])
-        if self.b is not None:
-            np.copyto(self.b, self.W[d])
-        if self.V is not None:
-            np.copyto(self.Vd, self.V[:d])
-            if self.Vb is not None:
-                np.copyto(self.Vb, self.V[d])
-
-    def _store(self):
-        d = self.d
-        np.copyto(self.W[:d], self.Wd)
-        if self.b is not None:
-            np.copyto(self.W[d], self.b)
-        if self.V is not None:
-            np.copyto(self.V[:d], self.Vd)
-            if self.Vb is not None:
-                np.copyto(self.V[d], self.Vb)
+        self.data, self.indices, self.indptr = _sparse.arrays(X, W.dtype, check=False)
 
     def _engine(self, order, lr, history, start, stop):
         return _dispatch.kernels.sparse_train_epoch(
-            self.data, self.indices, self.indptr, self.yc, self.Wd, order, lr, history,
-            loss=self.loss, batch_size=self.batch_size, b=self.b, V=self.Vd, Vb=self.Vb,
+            self.data, self.indices, self.indptr, self.yc, self.Wt, order, lr, history,
+            loss=self.loss, batch_size=self.batch_size, b=self.b, V=self.Vt, Vb=self.Vb,
             sample_weight=self.sample_weight, margin=self.margin, reg=self.reg,
             momentum=self.momentum, nesterov=self.nesterov, start=start, stop=stop,
         )

@@ -7,7 +7,7 @@ cdef enum:
     # sgd_update does little work per element (it is memory-bound): it needs more.
     SGD_PARALLEL_MIN = 1 << 17
     # The training engine: multiply-adds of one product of a step (batch x features x
-    # classes); below this a step's two barriers cost more than a second thread saves.
+    # classes); below this a step's two phases of tasks cost more than a thread saves.
     TRAIN_PARALLEL_MIN = 1 << 20
     # The adaptive optimizers (Adam, RMSprop, Adagrad): a square root and a division
     # per element, more work than SGD's but still memory-bound on large arrays.

@@ -40,6 +40,9 @@ class MiniBatchSGD:
     learning rates (one float per step) and the engine its gradient buffers.
     """
 
+    #: the engine's layout of W[:d] (and V[:d]) in ``Wt`` (``Vt``): transposed, (C, D)
+    transposed = True
+
     def __init__(self, X, yc, W, *, loss, reg, batch_size, momentum, nesterov,
                  intercept, shuffle, rng, schedule, lr, margin=1.0, sample_weight=None):
         n, d = X.shape
@@ -63,9 +66,10 @@ class MiniBatchSGD:
         self.order = np.arange(n, dtype=np.intp)
         self.perm = self.order.copy()
         self.V = np.zeros_like(W) if self.momentum > 0 else None
-        self.Wt = np.empty((c, d), W.dtype)
+        shape = (c, d) if self.transposed else (d, c)
+        self.Wt = np.empty(shape, W.dtype)  # the engine's copies of W[:d] and V[:d]
         self.b = np.empty(c, W.dtype) if intercept else None
-        self.Vt = np.empty((c, d), W.dtype) if self.V is not None else None
+        self.Vt = np.empty(shape, W.dtype) if self.V is not None else None
         self.Vb = np.empty(c, W.dtype) if (self.V is not None and intercept) else None
         self.steps = 0
 
@@ -83,25 +87,27 @@ class MiniBatchSGD:
             lr[k] = self.schedule(epoch_start + k)
         return lr
 
+    def _rows(self, A):
+        """A's first d rows (W's or V's) in the engine's layout."""
+        return A[:self.d].T if self.transposed else A[:self.d]
+
     def _load(self):
-        d = self.d
-        np.copyto(self.Wt, self.W[:d].T)
+        np.copyto(self.Wt, self._rows(self.W))
         if self.b is not None:
-            np.copyto(self.b, self.W[d])
+            np.copyto(self.b, self.W[self.d])
         if self.V is not None:
-            np.copyto(self.Vt, self.V[:d].T)
+            np.copyto(self.Vt, self._rows(self.V))
             if self.Vb is not None:
-                np.copyto(self.Vb, self.V[d])
+                np.copyto(self.Vb, self.V[self.d])
 
     def _store(self):
-        d = self.d
-        np.copyto(self.W[:d], self.Wt.T)
+        np.copyto(self._rows(self.W), self.Wt)
         if self.b is not None:
-            np.copyto(self.W[d], self.b)
+            np.copyto(self.W[self.d], self.b)
         if self.V is not None:
-            np.copyto(self.V[:d], self.Vt.T)
+            np.copyto(self._rows(self.V), self.Vt)
             if self.Vb is not None:
-                np.copyto(self.V[d], self.Vb)
+                np.copyto(self.V[self.d], self.Vb)
 
     def epoch(self, history, offset):
         """One pass over the data; writes each step's loss into ``history[offset:]``.

@@ -488,9 +488,9 @@ class LinearClassifier:
         val = None
         if params["early_stopping"] and not partial:
             train, held = inp.validation_split(codes, c, params["validation_fraction"], self._rng)
-            if not inp.all_finite(Xc[held]):
-                raise inp.not_finite("X")
             val = (Xc[held], codes[held], None if sw is None else sw[held])
+            if not inp.all_finite(val[0]):
+                raise inp.not_finite("X")
             if val[2] is not None and not val[2].sum() > 0:
                 raise ValueError("the sample weights of the validation set are all zero; use "
                                  "another random_state or validation_fraction")

@@ -450,7 +450,8 @@ class LinearClassifier(_InMemoryClassifier):
         return v.positive_int(a, "averaging_steps")
 
     def fit(self, X: Any, y: Any) -> Self:
-        """Fit from scratch on a dask array: ``epochs`` rounds of local epochs and averaging.  Returns self."""
+        """Fit from scratch on a dask array: ``epochs`` epochs, the chunks' weights averaged
+        every ``averaging_steps`` steps (see the class).  Returns self."""
         if not isinstance(X, da.Array) and not isinstance(y, da.Array):
             X = da.from_array(np.asarray(X), chunks=(-1, -1))
         params = self._checked_params()
@@ -552,10 +553,10 @@ class LinearClassifier(_InMemoryClassifier):
         return self
 
     def partial_fit(self, X: Any, y: Any, classes: Any = None) -> NoReturn:
-        """Not available: use :meth:`fit` (each of its epochs is one round of averaging)."""
+        """Not available: use :meth:`fit` (its epochs run rounds of parameter averaging)."""
         raise NotImplementedError(
-            "fastloss.dask.LinearClassifier has no partial_fit; fit runs `epochs` rounds of "
-            "parameter averaging"
+            "fastloss.dask.LinearClassifier has no partial_fit; fit runs `epochs` epochs of "
+            "parameter averaging (rounds of `averaging_steps` steps)"
         )
 
     def _check_fitted_dask(self, X):

@@ -31,8 +31,10 @@ __all__ = [
     "softmax",
     "softmax_cross_entropy",
     "softmax_loss",
+    "sparse_train_epoch",
     "squared_error",
     "svm_loss",
+    "train_epoch",
 ]
 
 

@@ -78,7 +78,7 @@ def train_epoch(const floating[:, ::1] X, const int64_t[::1] y, floating[:, ::1]
                 floating[::1] Vb=None, const double[::1] sample_weight=None,
                 double margin=1.0, double reg=0.0, double momentum=0.0, bint nesterov=False,
                 long long steps_before=0, Py_ssize_t start=0, Py_ssize_t stop=-1,
-                Py_ssize_t features=-1, Py_ssize_t group=0):
+                Py_ssize_t group=0):
     """Steps ``start .. stop-1`` of one epoch of mini-batch SGD (all of it by default).
 
     Batch k is the rows ``order[k·B : (k+1)·B]`` of X (B = batch_size, the last
@@ -91,25 +91,20 @@ def train_epoch(const floating[:, ::1] X, const int64_t[::1] y, floating[:, ::1]
     loss before its update, ``reg·ΣW²`` included.  ``Wt`` is W transposed,
     (C, D); ``Vt``/``Vb`` the momentum buffers (None without momentum);
     ``steps_before`` the steps of earlier epochs (at 0 the first step sets
-    the momentum buffer to the gradient, as torch does).  ``features``: the
-    leading columns of X that are the features (default all; the trainer's X
-    may carry a column of ones after them, which is not read).  ``group``: rows
+    the momentum buffer to the gradient, as torch does).  ``group``: rows
     scored and added into dW together (0: by C; other values for tests).
 
     Returns -1, or the first step whose loss was not finite: the loop stopped
     there, before that step's update.  Checks every index of ``order`` and
     every label before it writes anything (ValueError).
     """
-    cdef Py_ssize_t n = X.shape[0], ld = X.shape[1], c = Wt.shape[0], steps, i, bad
-    cdef Py_ssize_t d = ld if features < 0 else features
+    cdef Py_ssize_t n = X.shape[0], d = X.shape[1], c = Wt.shape[0], steps, i, bad
     cdef fl_train t
     cdef int nt
     cdef floating* dW = NULL
     cdef floating* db = NULL
     cdef void* work = NULL
     cdef Py_ssize_t wbytes
-    if d > ld:
-        raise ValueError(f"features must be at most the {ld} columns of X, got {features}")
     if loss not in ("softmax", "hinge"):
         raise ValueError(f"loss must be 'softmax' or 'hinge', got {loss!r}")
     if batch_size < 1:
@@ -164,7 +159,7 @@ def train_epoch(const floating[:, ::1] X, const int64_t[::1] y, floating[:, ::1]
                              "weight >= 0")
 
     t.X = &X[0, 0]
-    t.n, t.d, t.c, t.ld = n, d, c, ld
+    t.n, t.d, t.c, t.ld = n, d, c, d
     t.y = &y[0]
     t.sw = &sample_weight[0] if sample_weight is not None else NULL
     t.Wt = &Wt[0, 0]
@@ -179,7 +174,7 @@ def train_epoch(const floating[:, ::1] X, const int64_t[::1] y, floating[:, ::1]
     t.history = &history[0]
     t.steps_before = steps_before
     t.group = _group(c, group)
-    # threads: only where a step's work pays for two barriers; no more than its groups
+    # threads: only where a step's work pays for its two phases; no more than its groups
     nt = threads_for(min(batch_size, n) * d * c, TRAIN_PARALLEL_MIN)
     nt = max(1, min(nt, 256, (min(batch_size, n) + t.group - 1) // t.group))
     t.threads = nt

@@ -18,11 +18,12 @@
  *   Nesterov, weight decay 2·reg on W only), the L2 term reg·ΣW² of the
  *   step's loss taken before it; the step's loss goes to history.
  *
- * X is read once per epoch.  Threads: a batch's groups are split over the
- * threads (contiguous, libgomp's static split), each adds into its own dW
- * and db; the partial sums are added in thread order, element by element,
- * by the pass that updates -- so a given thread count gives the same model
- * bit for bit.  One parallel region an epoch, two barriers a step.
+ * X is read once per epoch.  Threads: a batch's groups are split into shares
+ * (contiguous, as libgomp's static split), each adding into its own dW and
+ * db; the partial sums are added in share order, element by element, by the
+ * update's shares -- so a given thread count gives the same model bit for
+ * bit.  One parallel region an epoch; the shares are tasks claimed from a
+ * counter, no barriers (see train_epoch).
  *
  * Memory beyond X: W's gradient (and per extra thread one more), a group's
  * scores and gradient, the batch's labels and weights: O(B·C + D·C).
@@ -507,14 +508,15 @@ static ptrdiff_t FL_FN(train_epoch)(const fl_train *t, ptrdiff_t s0, ptrdiff_t s
     const ptrdiff_t wsize = c * d;
     const long long ntasks = 2LL * (s1 - s0) * nt;
     ptrdiff_t bad = -1;
-    double loss_part[256], sq_part[256], scale_part[256];   /* per share (<= 256, checked) */
+    double loss_part[256], sq_part[256];    /* per share (<= 256, checked) */
+    double step_scale = 0.0;                /* the batch's mean factor (share 0's) */
     long long next = 0, done = 0;   /* tasks claimed, tasks finished */
     int stop = 0;                   /* a step's loss was not finite */
     char *base;
     const FL_IT *perm = FL_FN(train_perm)(t, work, &base);
     const ptrdiff_t per_thread = FL_FN(train_thread_bytes)(t);
     (void)nthreads;     /* (without OpenMP) */
-    scale_part[0] = loss_part[0] = 0.0;  /* (read only after their phase: for -Wall) */
+    loss_part[0] = 0.0;  /* (read only after its phase: for -Wall) */
 
 #ifdef _OPENMP
 #pragma omp parallel num_threads(nthreads) if (nthreads > 1)
@@ -550,14 +552,14 @@ static ptrdiff_t FL_FN(train_epoch)(const fl_train *t, ptrdiff_t s0, ptrdiff_t s
                 w.dWt = dWt_all + k * wsize;
                 w.db = b != NULL ? db_all + k * c : NULL;
                 loss_part[k] = FL_FN(train_batch)(t, &w, i0, m, yb, swb, scale, perm, k, nt);
-                scale_part[k] = scale;
+                if (k == 0) step_scale = scale;
                 fl_fetch_add(&done, 1);
                 continue;
             }
             /* the step's data loss, in share order (the same in every task) */
             double data_loss = 0.0;
             for (int q = 0; q < nt; q++) data_loss += loss_part[q];
-            data_loss *= scale_part[0];
+            data_loss *= step_scale;
             if (!isfinite(data_loss)) {
                 fl_train_stop(t, &stop, &done, step, data_loss, &bad);
                 break;
